@@ -1,0 +1,55 @@
+"""``voxformer bench``: time ops, attention and models next to named baselines (ratios)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+
+import torch
+
+from voxformer import benchmark
+from voxformer.errors import VoxformerError
+
+NAME = "bench"
+HELP = "benchmark ops, attention kernels and models against baselines measured in the same run"
+
+
+def suites() -> dict[str, object]:
+    """Suite name -> module, for every module of :mod:`voxformer.benchmark` that defines ``SUITE``."""
+    found = {}
+    for info in pkgutil.iter_modules(benchmark.__path__):
+        module = importlib.import_module(f"{benchmark.__name__}.{info.name}")
+        if hasattr(module, "SUITE"):
+            found[module.SUITE] = module
+    return found
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", nargs="?", default="all", help="ops, attention, models or all")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+
+
+def run(args: argparse.Namespace) -> int:
+    from voxformer.benchmark.timing import format_table, write_json
+
+    available = suites()
+    names = sorted(available) if args.suite == "all" else [args.suite]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise VoxformerError(f"unknown suite {unknown[0]!r}; choose one of {sorted(available) + ['all']}")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise VoxformerError("--device cuda was asked for but no CUDA device is available")
+    rows = []
+    for name in names:
+        print(f"== {name} on {device}", flush=True)
+        suite_rows = available[name].run(device, quick=args.quick)
+        print(format_table(suite_rows), flush=True)
+        rows.extend(suite_rows)
+    if args.json:
+        write_json(rows, args.json)
+        print(f"wrote {len(rows)} rows to {args.json}")
+    return 0

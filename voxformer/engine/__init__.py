@@ -1,0 +1,1 @@
+"""voxformer.engine: hooks and training helpers used by the mmengine runner."""

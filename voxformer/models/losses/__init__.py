@@ -1,0 +1,1 @@
+"""voxformer.models.losses."""
