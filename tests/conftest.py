@@ -10,6 +10,7 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+SYNTHETIC_FRAMES = 6
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
 
@@ -24,3 +25,36 @@ def real_data() -> Path:
 @pytest.fixture
 def rng() -> torch.Generator:
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_frames() -> int:
+    """How many frames the session's ``synthetic_root`` dataset holds."""
+    return SYNTHETIC_FRAMES
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory):
+    """A small synthetic dataset written once per test session through ``voxformer create-data``."""
+    pytest.importorskip("open3d")
+    from voxformer.cli import main
+
+    root = tmp_path_factory.mktemp("synthetic")
+    code = main(
+        [
+            "create-data",
+            "synthetic",
+            "--out-dir",
+            str(root),
+            "--frames",
+            str(SYNTHETIC_FRAMES),
+            "--workers",
+            "2",
+            "--seed",
+            "3",
+            "--val-fraction",
+            "0.34",
+        ]
+    )
+    assert code == 0
+    return root

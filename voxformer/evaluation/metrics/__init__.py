@@ -1,1 +1,8 @@
-"""voxformer.evaluation.metrics."""
+"""mmengine ``BaseMetric`` wrappers of the evaluation functions, registered in ``voxformer.registry.METRICS``."""
+
+from .kitti_metric import KittiMetric
+from .nuscenes_metric import NuScenesMetric
+from .synthetic_metric import SyntheticMetric
+from .waymo_metric import WaymoMetric
+
+__all__ = ["KittiMetric", "NuScenesMetric", "SyntheticMetric", "WaymoMetric"]

@@ -1,0 +1,66 @@
+# KITTI 3D object (`voxformer create-data kitti --root-path data/kitti --out-dir data/kitti`).
+# Set the range and the classes here (or override `point_cloud_range` / `metainfo` of the three
+# dataloaders' datasets): the range filters of the pipelines read the dataset's range.
+dataset_type = 'KittiDataset'
+data_root = 'data/kitti/'
+class_names = ['Car', 'Pedestrian', 'Cyclist']
+point_cloud_range = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
+metainfo = dict(classes=class_names)
+
+db_sampler = dict(
+    type='ObjectSample',
+    db_info_path='kitti_dbinfos_train.pkl',
+    sample_groups=dict(Car=20, Pedestrian=15, Cyclist=15),
+    classes=class_names,
+    min_points=5,
+    num_features=4)
+
+train_pipeline = [
+    dict(type='LoadPointsFromFile'),
+    dict(type='LoadAnnotations3D'),
+    dict(type='ObjectNameFilter'),
+    db_sampler,
+    dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5),
+    dict(type='GlobalRotScaleTrans', rot_range=[-0.78539816, 0.78539816], scale_ratio_range=[0.95, 1.05]),
+    dict(type='PointsRangeFilter'),
+    dict(type='ObjectRangeFilter'),
+    dict(type='PointShuffle'),
+    dict(type='Pack3DDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadPointsFromFile'),
+    dict(type='LoadAnnotations3D'),
+    dict(type='PointsRangeFilter'),
+    dict(type='Pack3DDetInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='kitti_infos_train.pkl',
+        metainfo=metainfo,
+        point_cloud_range=point_cloud_range,
+        pipeline=train_pipeline,
+        filter_empty_gt=True))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='kitti_infos_val.pkl',
+        metainfo=metainfo,
+        point_cloud_range=point_cloud_range,
+        pipeline=test_pipeline,
+        test_mode=True))
+test_dataloader = val_dataloader

@@ -1,0 +1,67 @@
+# The synthetic LiDAR dataset (`voxformer create-data synthetic --out-dir data/synthetic`).
+# Set the range and the classes here (or override `point_cloud_range` / `metainfo` of the three
+# dataloaders' datasets): the range filters of the pipelines read the dataset's range.
+dataset_type = 'SyntheticDataset'
+data_root = 'data/synthetic/'
+class_names = ['Car', 'Pedestrian', 'Cyclist']
+point_cloud_range = [-51.2, -51.2, -3.0, 51.2, 51.2, 1.0]
+metainfo = dict(classes=class_names)
+
+db_sampler = dict(
+    type='ObjectSample',
+    db_info_path='synthetic_dbinfos_train.pkl',
+    sample_groups=dict(Car=15, Pedestrian=10, Cyclist=10),
+    classes=class_names,
+    min_points=5,
+    num_features=4)
+
+train_pipeline = [
+    dict(type='LoadPointsFromFile'),
+    dict(type='LoadAnnotations3D'),
+    dict(type='ObjectNameFilter'),
+    db_sampler,
+    dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5),
+    dict(type='GlobalRotScaleTrans', rot_range=[-0.78539816, 0.78539816], scale_ratio_range=[0.95, 1.05]),
+    dict(type='PointsRangeFilter'),
+    dict(type='ObjectRangeFilter'),
+    dict(type='PointShuffle'),
+    dict(type='Pack3DDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadPointsFromFile'),
+    dict(type='LoadAnnotations3D'),
+    dict(type='PointsRangeFilter'),
+    dict(type='Pack3DDetInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    # False so that AugmentationSwitchHook's flag reaches fresh workers each epoch
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='synthetic_infos_train.pkl',
+        metainfo=metainfo,
+        point_cloud_range=point_cloud_range,
+        pipeline=train_pipeline,
+        filter_empty_gt=True))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='synthetic_infos_val.pkl',
+        metainfo=metainfo,
+        point_cloud_range=point_cloud_range,
+        pipeline=test_pipeline,
+        test_mode=True))
+test_dataloader = val_dataloader

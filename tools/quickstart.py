@@ -1,0 +1,8 @@
+"""python tools/quickstart.py [--model dsvt|flatformer|scatterformer] = voxformer quickstart ..."""
+
+import sys
+
+from voxformer.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["quickstart", *sys.argv[1:]]))

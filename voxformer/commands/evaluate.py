@@ -1,0 +1,173 @@
+"""``voxformer evaluate {kitti,waymo,nuscenes}``: score saved predictions against ground truth offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from voxformer.errors import VoxformerError
+
+NAME = "evaluate"
+HELP = "score saved predictions offline (KITTI label files, Waymo metrics.Objects .bin, nuScenes results JSON)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    kitti = sub.add_parser("kitti", help="KITTI label_2 files against result files (score as 16th field)")
+    kitti.add_argument("--gt-dir", required=True, help="folder of ground-truth label_2 .txt files")
+    kitti.add_argument("--pred-dir", required=True, help="folder of result .txt files (same names)")
+    kitti.add_argument("--calib-dir", default=None, help="calib folder: IoU in the LiDAR frame (same overlaps)")
+    kitti.add_argument("--classes", nargs="+", default=["Car", "Pedestrian", "Cyclist"])
+    waymo = sub.add_parser("waymo", help="Waymo metrics.Objects files (the official tool's inputs)")
+    waymo.add_argument("--gt", required=True, help="ground truth .bin")
+    waymo.add_argument("--pred", required=True, help="predictions .bin")
+    nuscenes = sub.add_parser("nuscenes", help="nuScenes infos .pkl against a submission-format results JSON")
+    nuscenes.add_argument("--gt", required=True, help="nuscenes_infos_<split>.pkl (from voxformer create-data)")
+    nuscenes.add_argument("--pred", required=True, help="results JSON (global frame, as submitted)")
+    for dataset_parser in (kitti, waymo, nuscenes):
+        dataset_parser.add_argument("--json", default=None, metavar="FILE", help="also write the numbers as JSON")
+
+
+def read_kitti_objects(path: Path, with_score: bool, calib=None) -> dict:
+    """One KITTI label / result file -> the annotation dict of :func:`evaluate_kitti`.
+
+    Without ``calib`` the boxes are placed in a right-handed z-up frame built from the camera axes
+    (x = cam z, y = -cam x, z = -cam y): a rigid motion, so BEV and 3D overlaps equal KITTI's."""
+    import numpy as np
+
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    width = 16 if with_score else 15
+    for number, row in enumerate(rows, start=1):
+        if len(row) < width:
+            raise VoxformerError(f"{path}:{number}: expected {width} fields, found {len(row)}")
+    values = np.array([[float(v) for v in row[1:width]] for row in rows], dtype=np.float64).reshape(-1, width - 1)
+    anno = {
+        "name": np.array([row[0] for row in rows], dtype=str),
+        "truncated": values[:, 0],
+        "occluded": values[:, 1].astype(np.int64),
+        "alpha": values[:, 2],
+        "bbox": values[:, 3:7],
+    }
+    hwl, location, rotation_y = values[:, 7:10], values[:, 10:13], values[:, 13]
+    if calib is not None:
+        from voxformer.structures import Boxes3D
+
+        boxes = Boxes3D.from_kitti_camera(location, hwl, rotation_y, calib).tensor.double().numpy()
+    else:
+        center = np.stack([location[:, 2], -location[:, 0], -(location[:, 1] - hwl[:, 0] / 2)], axis=1)
+        yaw = np.remainder(-rotation_y - math.pi / 2 + math.pi, 2 * math.pi) - math.pi
+        boxes = np.concatenate([center, hwl[:, [2, 1, 0]], yaw[:, None]], axis=1)
+    anno["boxes_lidar"] = boxes
+    if with_score:
+        anno["score"] = values[:, 14]
+    return anno
+
+
+def _evaluate_kitti(args: argparse.Namespace) -> dict:
+    from voxformer.evaluation.kitti_eval import evaluate_kitti, flatten_kitti, format_kitti
+    from voxformer.structures import KittiCalib
+
+    gt_dir, pred_dir = Path(args.gt_dir), Path(args.pred_dir)
+    for folder in (gt_dir, pred_dir) + ((Path(args.calib_dir),) if args.calib_dir else ()):
+        if not folder.is_dir():
+            raise VoxformerError(f"{folder}: not a folder")
+    label_files = sorted(gt_dir.glob("*.txt"))
+    if not label_files:
+        raise VoxformerError(f"{gt_dir}: no label .txt files")
+    gt_annos, det_annos = [], []
+    for label_file in label_files:
+        calib = KittiCalib.from_file(Path(args.calib_dir) / label_file.name) if args.calib_dir else None
+        gt_annos.append(read_kitti_objects(label_file, with_score=False, calib=calib))
+        result_file = pred_dir / label_file.name
+        if result_file.is_file():
+            det_annos.append(read_kitti_objects(result_file, with_score=True, calib=calib))
+        else:  # a frame without detections may have no file
+            det_annos.append(read_kitti_objects(Path("/dev/null"), with_score=True))
+    results = evaluate_kitti(gt_annos, det_annos, classes=tuple(args.classes))
+    print(format_kitti(results))
+    return flatten_kitti(results)
+
+
+def _evaluate_waymo(args: argparse.Namespace) -> dict:
+    from voxformer.evaluation.waymo_eval import evaluate_waymo, format_waymo
+    from voxformer.evaluation.waymo_proto import read_objects
+
+    try:
+        gt = read_objects(args.gt)
+        pred = read_objects(args.pred, frame_keys=gt.frame_keys)
+    except (FileNotFoundError, ValueError) as error:
+        raise VoxformerError(str(error)) from None
+    results = evaluate_waymo(gt, pred)
+    print(format_waymo(results))
+    return results
+
+
+def _evaluate_nuscenes(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from voxformer.datasets.infos import load_infos
+    from voxformer.evaluation.nuscenes_eval import evaluate_nuscenes, format_nuscenes
+
+    records = load_infos(args.gt)["data_list"]
+    try:
+        submission = json.loads(Path(args.pred).read_text())["results"]
+    except (OSError, ValueError, KeyError) as error:
+        raise VoxformerError(f"{args.pred}: not a nuScenes results JSON ({error})") from None
+    gt_frames, pred_frames = [], []
+    for record in records:
+        if record["frame_id"] not in submission:
+            raise VoxformerError(f"{args.pred}: no results for sample {record['frame_id']} (every sample must appear)")
+        if record["pose"] is None:
+            raise VoxformerError(
+                f"{args.gt}: frame {record['frame_id']} has no pose to bring results to the LiDAR frame"
+            )
+        world_to_lidar = np.linalg.inv(np.asarray(record["pose"], np.float64))
+        annos = record["annos"]
+        boxes = np.asarray(annos["boxes"], np.float64)
+        gt_frames.append(
+            {
+                "boxes": boxes[:, :7],
+                "velocity": np.asarray(annos.get("velocity", np.full((len(boxes), 2), np.nan)), np.float64),
+                "names": np.asarray(annos["names"]),
+                "attributes": np.asarray(annos.get("attributes", [""] * len(boxes))),
+                "num_points": np.asarray(annos["num_points"]) + np.asarray(annos.get("num_radar_points", 0)),
+            }
+        )
+        pred_frames.append(_submission_to_lidar(submission[record["frame_id"]], world_to_lidar))
+    results = evaluate_nuscenes(gt_frames, pred_frames)
+    print(format_nuscenes(results))
+    return results
+
+
+def _submission_to_lidar(entries: list[dict], world_to_lidar) -> dict:
+    """nuScenes result boxes (global frame, size w l h, quaternion w x y z) -> LiDAR-frame arrays."""
+    import numpy as np
+
+    rotation, translation = world_to_lidar[:3, :3], world_to_lidar[:3, 3]
+    boxes, velocity = [], []
+    for entry in entries:
+        w, x, y, z = entry["rotation"]
+        heading = np.array([1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)])  # box +x in world
+        heading = rotation @ heading
+        width, length, height = entry["size"]
+        centre = rotation @ np.asarray(entry["translation"], np.float64) + translation
+        boxes.append([*centre, length, width, height, math.atan2(heading[1], heading[0])])
+        velocity.append(rotation[:2, :2] @ np.asarray(entry.get("velocity", [np.nan, np.nan]), np.float64)[:2])
+    return {
+        "boxes": np.asarray(boxes, np.float64).reshape(-1, 7),
+        "velocity": np.asarray(velocity, np.float64).reshape(-1, 2),
+        "names": np.array([e["detection_name"] for e in entries], dtype=str),
+        "attributes": np.array([e.get("attribute_name", "") for e in entries], dtype=str),
+        "scores": np.array([e["detection_score"] for e in entries], np.float64),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    evaluate = {"kitti": _evaluate_kitti, "waymo": _evaluate_waymo, "nuscenes": _evaluate_nuscenes}[args.dataset]
+    results = evaluate(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,58 @@
+"""``voxformer infer INPUT``: detect objects in point-cloud files; JSON out, pictures optional."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "infer"
+HELP = "run a trained detector on a .bin/.npy/.pcd/.ply file or a folder of them"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="a point file or a folder of point files")
+    parser.add_argument("--config", required=True, help="the model's config file")
+    parser.add_argument("--checkpoint", required=True, help="trained weights (.pth)")
+    parser.add_argument("--score-thr", type=float, default=0.3, help="keep detections scoring at least this")
+    parser.add_argument("--pred-dir", default="outputs/preds", help="where <name>.json predictions go")
+    parser.add_argument("--out-dir", help="also render <name>_bev.png and <name>_3d.png here")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def input_files(path: Path) -> list[Path]:
+    from voxformer.apis.point_files import SUPPORTED_SUFFIXES
+    from voxformer.errors import VoxformerError
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        if not files:
+            raise VoxformerError(f"{path} holds no point files ({', '.join(SUPPORTED_SUFFIXES)})")
+        return files
+    if not path.exists():
+        raise VoxformerError(f"{path} not found")
+    return [path]
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from voxformer.apis.inference import inference_detector, init_detector
+    from voxformer.apis.point_files import read_point_file
+
+    files = input_files(Path(args.input))
+    model = init_detector(args.config, args.checkpoint, device=args.device)
+    pred_dir = Path(args.pred_dir)
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    for path in tqdm(files, desc="infer", unit="file", disable=len(files) == 1):
+        points = read_point_file(path)
+        detections = inference_detector(model, points, score_thr=args.score_thr)
+        (pred_dir / f"{path.stem}.json").write_text(json.dumps(detections.to_json(), indent=1))
+        counts = {name: detections.names.count(name) for name in sorted(set(detections.names))}
+        print(f"{path.name}: {len(detections)} objects {counts} -> {pred_dir / (path.stem + '.json')}")
+        if args.out_dir:
+            from voxformer.visualization.scene import render_scene
+
+            for picture in render_scene(Path(args.out_dir) / path.stem, points, pred=detections):
+                print(f"  picture {picture}")
+    return 0

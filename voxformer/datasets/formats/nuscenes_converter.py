@@ -1,0 +1,59 @@
+"""``voxformer create-data nuscenes``: nuScenes JSON tables -> ``nuscenes_infos_<split>.pkl``.
+
+Reads ``<root-path>/<version>/*.json`` with :mod:`.nuscenes` (no devkit needed, except for the
+v1.0-trainval scene lists). Point and sweep paths in the infos are relative to ``--out-dir`` (the
+data root of the dataset config), so the raw ``samples/`` and ``sweeps/`` files are used in place.
+The point files keep their raw layout (x, y, z, intensity 0..255, ring); the loader
+:func:`.nuscenes.load_points_with_sweeps` drops the close points, scales the intensity and adds
+the sweeps with their time lag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .nuscenes import DETECTION_CLASSES, FILE_FEATURES, POINT_FEATURES, VERSIONS, create_nuscenes_infos
+
+CONVERTER_NAME = "nuscenes"
+CONVERTER_HELP = "read the nuScenes v1.0 JSON tables (mini, trainval or test) into infos with sweeps"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root-path", required=True, help="nuScenes folder holding samples/, sweeps/ and <version>/")
+    parser.add_argument("--version", default="v1.0-trainval", choices=VERSIONS, help="tables to read")
+    parser.add_argument("--max-sweeps", type=int, default=10, help="earlier LiDAR sweeps listed per key frame")
+
+
+def metainfo(version: str, split: str, max_sweeps: int) -> dict:
+    return {
+        "dataset": "nuscenes",
+        "version": version,
+        "split": split,
+        "classes": DETECTION_CLASSES,
+        "point_features": (*POINT_FEATURES, "time_lag"),
+        "file_features": FILE_FEATURES,
+        "intensity": "raw 0..255 in the files; divided by 255 when loaded",
+        "max_sweeps": max_sweeps,
+    }
+
+
+def relocate(records: list[dict], root: Path, out_dir: Path) -> None:
+    """Make the point and sweep paths (relative to ``root``) relative to ``out_dir``, in place."""
+    for record in records:
+        record["lidar_path"] = Path(os.path.relpath(root / record["lidar_path"], out_dir)).as_posix()
+        for sweep in record["sweeps"]:
+            sweep["path"] = Path(os.path.relpath(root / sweep["path"], out_dir)).as_posix()
+
+
+def convert(args: argparse.Namespace) -> None:
+    from voxformer.datasets.infos import info_path, save_infos
+
+    root, out_dir = Path(args.root_path).resolve(), Path(args.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, records in create_nuscenes_infos(root, args.version, args.max_sweeps).items():
+        relocate(records, root, out_dir)
+        path = info_path(out_dir, "nuscenes", split)
+        save_infos(path, records, metainfo(args.version, split, args.max_sweeps))
+        print(f"wrote {path} ({len(records)} frames)")

@@ -1,0 +1,30 @@
+"""One synthetic frame: scene -> ray cast -> labels. Deterministic per (seed, frame index)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxformer.datasets.synthetic.labels import label_scene
+from voxformer.datasets.synthetic.lidar import cast
+from voxformer.datasets.synthetic.scene import build_scene
+from voxformer.datasets.synthetic.sensors import get_sensor
+
+
+@dataclass
+class SyntheticFrame:
+    """``points`` (N, 4) float32 (x, y, z, intensity in [0, 1]) in the LiDAR frame, sensor at the
+    origin and the ground near z = -mount height; ``annos`` as in :mod:`voxformer.datasets.infos`."""
+
+    points: np.ndarray
+    annos: dict
+
+
+def generate_frame(seed: int, index: int, sensor: str = "hdl64", counts: dict | None = None) -> SyntheticFrame:
+    """Frame ``index`` of the dataset with ``seed``: same arguments, same bytes."""
+    model = get_sensor(sensor)
+    rng = np.random.default_rng([seed, index])
+    scene = build_scene(rng, model.mount_height, counts)
+    raycast = cast(scene, model, rng)
+    return SyntheticFrame(raycast.points, label_scene(scene, raycast, model))

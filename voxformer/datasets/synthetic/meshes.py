@@ -1,0 +1,240 @@
+"""Low-polygon triangle meshes built with NumPy, one reflectance value per triangle.
+
+Object shapes are built in their own frame: origin at the bottom-face centre, x along the
+heading, y to the left, z up, and stay inside the labelled box
+``[-l/2, l/2] x [-w/2, w/2] x [0, h]``, so the label box is tight by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+_BOX_FACES = np.array(
+    [
+        [0, 1, 2],
+        [0, 2, 3],
+        [4, 6, 5],
+        [4, 7, 6],
+        [0, 4, 5],
+        [0, 5, 1],
+        [1, 5, 6],
+        [1, 6, 2],
+        [2, 6, 7],
+        [2, 7, 3],
+        [3, 7, 4],
+        [3, 4, 0],
+    ],
+    dtype=np.int32,
+)
+
+
+@dataclass
+class Mesh:
+    """``vertices`` (V, 3) float32, ``triangles`` (T, 3) int32, ``reflectance`` (T,) float32 in [0, 1]."""
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    reflectance: np.ndarray
+
+    def placed(self, yaw: float, translation) -> Mesh:
+        """The mesh rotated by ``yaw`` about +z (CCW), then translated."""
+        c, s = np.cos(yaw), np.sin(yaw)
+        rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
+        vertices = self.vertices @ rotation.T + np.asarray(translation, dtype=np.float64)
+        return Mesh(vertices.astype(np.float32), self.triangles, self.reflectance)
+
+
+def merge(parts: list[Mesh]) -> Mesh:
+    """One mesh holding all ``parts``."""
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
+    return Mesh(
+        np.concatenate([p.vertices for p in parts]).astype(np.float32),
+        np.concatenate([p.triangles + o for p, o in zip(parts, offsets)]).astype(np.int32),
+        np.concatenate([p.reflectance for p in parts]).astype(np.float32),
+    )
+
+
+def frustum(bottom_lw, top_lw, z0: float, z1: float, reflectance: float, x=0.0, y=0.0, top_dx=0.0) -> Mesh:
+    """A prism from z0 to z1 with a (length, width) rectangle at the bottom and another at the top,
+    centred at (x, y), the top shifted by ``top_dx`` along x. Equal rectangles give a box."""
+    vertices = []
+    for (length, width), z, dx in ((bottom_lw, z0, 0.0), (top_lw, z1, top_dx)):
+        hl, hw = length / 2, width / 2
+        vertices += [
+            [x + dx + hl, y + hw, z],
+            [x + dx - hl, y + hw, z],
+            [x + dx - hl, y - hw, z],
+            [x + dx + hl, y - hw, z],
+        ]
+    return Mesh(np.array(vertices, np.float32), _BOX_FACES.copy(), np.full(12, reflectance, np.float32))
+
+
+def box(length: float, width: float, z0: float, z1: float, reflectance: float, x=0.0, y=0.0) -> Mesh:
+    """An axis-aligned box centred at (x, y) from height z0 to z1."""
+    return frustum((length, width), (length, width), z0, z1, reflectance, x, y)
+
+
+@cache
+def _prism_topology(segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit ring (segments, 2) and triangles of a closed prism: ring at z0, ring at z1, two centres."""
+    angles = np.arange(segments) * (2 * np.pi / segments)
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    bottom_centre, top_centre = 2 * segments, 2 * segments + 1
+    triangles = np.concatenate(
+        [
+            np.stack([i, j, segments + j], 1),
+            np.stack([i, segments + j, segments + i], 1),
+            np.stack([np.full(segments, bottom_centre), j, i], 1),
+            np.stack([np.full(segments, top_centre), segments + i, segments + j], 1),
+        ]
+    ).astype(np.int32)
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1), triangles
+
+
+def cylinder(radius: float, z0: float, z1: float, reflectance: float, x=0.0, y=0.0, segments: int = 8) -> Mesh:
+    """A closed vertical prism with ``segments`` sides approximating a cylinder."""
+    unit_ring, triangles = _prism_topology(segments)
+    vertices = np.empty((2 * segments + 2, 3), np.float32)
+    vertices[: 2 * segments, :2] = np.tile(unit_ring * radius + (x, y), (2, 1))
+    vertices[:segments, 2], vertices[segments : 2 * segments, 2] = z0, z1
+    vertices[2 * segments :] = ((x, y, z0), (x, y, z1))
+    return Mesh(vertices, triangles, np.full(len(triangles), reflectance, np.float32))
+
+
+def wheel(radius: float, width: float, x: float, y: float, reflectance: float, segments: int = 10) -> Mesh:
+    """A cylinder with its axis along y (a wheel), touching the ground, centred at (x, y)."""
+    upright = cylinder(radius, -width / 2, width / 2, reflectance, segments=segments)
+    # turn the z axis into the y axis: (a, b, c) -> (a, c, b), then lift onto the ground
+    vertices = upright.vertices[:, [0, 2, 1]] + np.array([x, y, radius], np.float32)
+    return Mesh(vertices, upright.triangles, upright.reflectance)
+
+
+def ellipsoid(radii, centre, reflectance: float, segments: int = 8, rings: int = 5) -> Mesh:
+    """A low-polygon ellipsoid with semi-axes ``radii`` (rx, ry, rz) at ``centre``."""
+    polar = np.linspace(0, np.pi, rings + 1)[1:-1]
+    azimuth = np.arange(segments) * (2 * np.pi / segments)
+    p, a = np.meshgrid(polar, azimuth, indexing="ij")
+    unit = np.stack([np.sin(p) * np.cos(a), np.sin(p) * np.sin(a), np.cos(p)], -1).reshape(-1, 3)
+    unit = np.concatenate([unit, [[0, 0, 1], [0, 0, -1]]])
+    vertices = unit * np.asarray(radii) + np.asarray(centre)
+    top, bottom = len(unit) - 2, len(unit) - 1
+    triangles = []
+    for r in range(rings - 2):
+        for s in range(segments):
+            a0, a1 = r * segments + s, r * segments + (s + 1) % segments
+            b0, b1 = a0 + segments, a1 + segments
+            triangles += [[a0, b0, b1], [a0, b1, a1]]
+    last = (rings - 2) * segments
+    for s in range(segments):
+        triangles.append([top, s, (s + 1) % segments])
+        triangles.append([bottom, last + (s + 1) % segments, last + s])
+    triangles = np.array(triangles, np.int32)
+    return Mesh(vertices.astype(np.float32), triangles, np.full(len(triangles), reflectance, np.float32))
+
+
+def car(length: float, width: float, height: float, rng: np.random.Generator, van: bool = False) -> Mesh:
+    """A car (body, cabin with darker glass, four wheels) or a van (tall box body) filling the box."""
+    paint = float(rng.uniform(0.04, 0.8))
+    radius = float(np.clip(0.2 * height, 0.28, 0.4))
+    tyre_width = 0.22
+    clearance = 0.7 * radius
+    parts = []
+    for sx in (1, -1):
+        for sy in (1, -1):
+            parts.append(
+                wheel(radius, tyre_width, sx * (length / 2 - 0.35 - radius), sy * (width / 2 - tyre_width / 2), 0.05)
+            )
+    body_width = width - 0.06
+    if van:
+        belt = 0.55 * height
+        parts.append(box(length, body_width, clearance, belt, paint))
+        parts.append(
+            frustum(
+                (length - 0.4, body_width), (length - 1.0, body_width - 0.1), belt, height, paint, x=-0.2, top_dx=-0.3
+            )
+        )
+    else:
+        belt = float(rng.uniform(0.55, 0.62)) * height
+        parts.append(frustum((length, body_width), (length - 0.3, body_width), clearance, belt, paint))
+        cabin_bottom = float(rng.uniform(0.5, 0.6)) * length
+        cabin_top = cabin_bottom - float(rng.uniform(0.5, 0.9))
+        glass = float(rng.uniform(0.03, 0.12))
+        parts.append(
+            frustum(
+                (cabin_bottom, body_width - 0.1), (cabin_top, body_width - 0.35), belt, height, glass, x=-0.08 * length
+            )
+        )
+    return merge(parts)
+
+
+def pedestrian(length: float, width: float, height: float, rng: np.random.Generator) -> Mesh:
+    """Two legs (mid-stride), torso, arms and head inside a (length, width, height) box."""
+    cloth = float(rng.uniform(0.1, 0.6))
+    skin = float(rng.uniform(0.2, 0.5))
+    hip, shoulder = 0.47 * height, 0.8 * height
+    stride = float(rng.uniform(0.0, max(length - 0.2, 0.0)))
+    leg = min(0.15, width / 3)
+    parts = [
+        box(leg, leg, 0.0, hip, cloth, x=stride / 2, y=leg * 0.7),
+        box(leg, leg, 0.0, hip, cloth, x=-stride / 2, y=-leg * 0.7),
+        box(min(0.28, length), width - 0.2, hip, shoulder, cloth),
+    ]
+    arm_swing = min(0.15, (length - 0.1) / 2)
+    for side in (1, -1):
+        parts.append(box(0.1, 0.09, 0.45 * height, shoulder, cloth, x=side * arm_swing, y=side * (width / 2 - 0.05)))
+    head = 0.1 * height
+    parts.append(ellipsoid((0.09, 0.08, head * 0.9), (0, 0, height - head * 0.9), skin, segments=6, rings=4))
+    return merge(parts)
+
+
+def cyclist(length: float, width: float, height: float, rng: np.random.Generator) -> Mesh:
+    """A bicycle (two thin wheels, frame, handlebar) and a leaning rider inside the box."""
+    metal = float(rng.uniform(0.3, 0.8))
+    cloth = float(rng.uniform(0.1, 0.6))
+    radius = 0.34
+    axle = length / 2 - radius
+    parts = [wheel(radius, 0.05, axle, 0.0, 0.08, segments=12), wheel(radius, 0.05, -axle, 0.0, 0.08, segments=12)]
+    parts.append(box(2 * axle, 0.05, radius, radius + 0.06, metal))  # top tube
+    parts.append(box(0.05, width, radius + 0.45, radius + 0.5, metal, x=axle - 0.1))  # handlebar
+    seat = radius + 0.45
+    parts.append(box(0.14, 0.14, radius, seat, cloth, x=-0.05, y=0.1))  # legs
+    parts.append(box(0.14, 0.14, radius, seat, cloth, x=0.15, y=-0.1))
+    head = 0.1 * height
+    parts.append(frustum((0.35, 0.4), (0.25, 0.4), seat, height - 2 * head, cloth, x=-0.15, top_dx=0.25))
+    parts.append(ellipsoid((0.1, 0.09, head), (0.12, 0.0, height - head), cloth, segments=6, rings=4))
+    return merge(parts)
+
+
+def tree(rng: np.random.Generator) -> tuple[Mesh, float]:
+    """A trunk and a crown; returns the mesh and the trunk radius (its footprint)."""
+    trunk_radius = float(rng.uniform(0.12, 0.3))
+    trunk_height = float(rng.uniform(1.8, 3.5))
+    crown = rng.uniform((1.2, 1.2, 1.0), (3.0, 3.0, 2.5))
+    bark, leaves = float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.25, 0.55))
+    parts = [
+        cylinder(trunk_radius, 0.0, trunk_height + crown[2], bark),
+        ellipsoid(crown, (0, 0, trunk_height + crown[2]), leaves),
+    ]
+    return merge(parts), trunk_radius
+
+
+def bush(rng: np.random.Generator) -> tuple[Mesh, tuple[float, float]]:
+    """A low ellipsoid; returns the mesh and its (length, width) footprint."""
+    radii = rng.uniform((0.4, 0.4, 0.3), (1.6, 1.0, 0.8))
+    mesh = ellipsoid(radii, (0, 0, radii[2] * 0.8), float(rng.uniform(0.25, 0.55)))
+    return mesh, (2 * radii[0], 2 * radii[1])
+
+
+def pole(rng: np.random.Generator) -> tuple[Mesh, float]:
+    """A street-light or sign pole, sometimes with a bright sign plate; returns mesh and radius."""
+    radius = float(rng.uniform(0.05, 0.14))
+    height = float(rng.uniform(2.5, 8.0))
+    parts = [cylinder(radius, 0.0, height, float(rng.uniform(0.3, 0.8)), segments=6)]
+    if rng.random() < 0.4:
+        plate = min(height - 0.3, 2.6)
+        parts.append(box(0.04, 0.7, plate - 0.6, plate, 0.95, x=radius + 0.03))
+    return merge(parts), radius

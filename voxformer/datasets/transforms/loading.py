@@ -1,0 +1,52 @@
+"""Loading: points from the info's file, annotations into :class:`Boxes3D`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from voxformer.datasets.io import read_points
+from voxformer.datasets.transforms.base import Transform
+from voxformer.registry import TRANSFORMS
+from voxformer.structures import Boxes3D
+
+INTENSITY_MODES = ("raw", "div255", "tanh")
+
+
+@TRANSFORMS.register_module()
+class LoadPointsFromFile(Transform):
+    """``results['lidar_path']`` -> ``results['points']`` (N, len(use_dims)) float32 tensor.
+
+    ``num_features``: values per point in the file (default: the info's ``num_features``);
+    ``use_dims``: columns kept (default all); ``intensity``: how column 3 is normalized to [0, 1]
+    (``raw`` as stored, ``div255`` for 0-255 data, ``tanh`` for Waymo's unbounded intensity).
+    """
+
+    def __init__(self, num_features: int | None = None, use_dims=None, intensity: str = "raw"):
+        if intensity not in INTENSITY_MODES:
+            raise ValueError(f"LoadPointsFromFile: intensity must be one of {INTENSITY_MODES}, got {intensity!r}")
+        self.num_features = num_features
+        self.use_dims = None if use_dims is None else list(use_dims)
+        self.intensity = intensity
+
+    def transform(self, results: dict) -> dict:
+        points = read_points(results["lidar_path"], self.num_features or results["num_features"])
+        if self.use_dims is not None:
+            points = points[:, self.use_dims]
+        points = torch.from_numpy(np.array(points, dtype=np.float32))
+        if points.shape[1] > 3 and self.intensity == "div255":
+            points[:, 3] /= 255.0
+        elif points.shape[1] > 3 and self.intensity == "tanh":
+            points[:, 3] = torch.tanh(points[:, 3])
+        results["points"] = points
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotations3D(Transform):
+    """Turn the info's ``gt_bboxes_3d`` array into :class:`Boxes3D` (labels and names stay arrays)."""
+
+    def transform(self, results: dict) -> dict:
+        results["gt_bboxes_3d"] = Boxes3D(torch.from_numpy(np.asarray(results["gt_bboxes_3d"], np.float32)))
+        results["gt_labels_3d"] = np.asarray(results["gt_labels_3d"], np.int64)
+        return results

@@ -1,0 +1,44 @@
+"""A test-time hook that writes one BEV picture of ground truth and predictions per frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmengine.hooks import Hook
+
+from voxformer.registry import HOOKS
+
+
+def _field(sample, name):
+    """A field of a Det3DSample or of its dict form (None when absent)."""
+    if isinstance(sample, dict):
+        return sample.get(name)
+    return getattr(sample, name, None)
+
+
+@HOOKS.register_module()
+class PredictionPictureHook(Hook):
+    """After each test iteration, draw ``<out_dir>/<frame_id>.png`` with the points, the ground
+    truth (green) and the predictions scoring at least ``score_thr`` (red, with scores)."""
+
+    def __init__(self, out_dir: str, score_thr: float = 0.3):
+        self.out_dir = Path(out_dir)
+        self.score_thr = score_thr
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        from voxformer.visualization.bev import draw_bev
+
+        points = data_batch["inputs"]["points"]
+        for index, (sample, cloud) in enumerate(zip(outputs, points)):
+            meta = _field(sample, "metainfo") or {}
+            frame_id = meta.get("frame_id", f"{batch_idx:06d}_{index}")
+            predictions = _field(sample, "pred_instances_3d")
+            keep = predictions.scores_3d >= self.score_thr
+            ground_truth = _field(sample, "gt_instances_3d")
+            draw_bev(
+                cloud.cpu().numpy(),
+                gt_boxes=ground_truth.bboxes_3d if ground_truth is not None and "bboxes_3d" in ground_truth else None,
+                pred_boxes=predictions.bboxes_3d[keep],
+                pred_scores=predictions.scores_3d[keep].cpu().numpy(),
+                out_path=self.out_dir / f"{frame_id}.png",
+            )

@@ -1,0 +1,194 @@
+"""Waymo ``metrics.Objects`` files (the detection-metric tool's input) without protoc or TensorFlow.
+
+The messages are the subset of the Waymo Open Dataset's ``metrics.proto`` / ``label.proto`` that
+detection metrics read, with the published field numbers, so real files parse and files written
+here are read by the official tool. They are built at run time from a descriptor in a private pool
+(plain ``protobuf`` runtime). Equivalent proto2 definition::
+
+    message Box      { optional double center_x = 1; optional double center_y = 2; optional double center_z = 3;
+                       optional double width = 4; optional double length = 5; optional double height = 6;
+                       optional double heading = 7; }
+    message Label    { optional Box box = 1; optional Type type = 3; optional string id = 4;
+                       optional DifficultyLevel detection_difficulty_level = 5;
+                       optional int32 num_lidar_points_in_box = 7; }
+    message Object   { optional Label object = 1; optional float score = 2; optional bool overlap_with_nlz = 3;
+                       optional string context_name = 4; optional int64 frame_timestamp_micros = 5; }
+    message Objects  { repeated Object objects = 1; }
+    enum Type            { TYPE_UNKNOWN = 0; TYPE_VEHICLE = 1; TYPE_PEDESTRIAN = 2; TYPE_SIGN = 3; TYPE_CYCLIST = 4; }
+    enum DifficultyLevel { UNKNOWN = 0; LEVEL_1 = 1; LEVEL_2 = 2; }
+
+Boxes are in the vehicle frame: centre (gravity), length along the heading, heading CCW from +x.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE = "voxformer.waymo_metrics"
+TYPE_NAMES = ("TYPE_UNKNOWN", "TYPE_VEHICLE", "TYPE_PEDESTRIAN", "TYPE_SIGN", "TYPE_CYCLIST")
+LEVEL_NAMES = ("UNKNOWN", "LEVEL_1", "LEVEL_2")
+
+# (field name, number, scalar type or message/enum name, label)
+_MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
+    "Box": [
+        ("center_x", 1, "double", "optional"),
+        ("center_y", 2, "double", "optional"),
+        ("center_z", 3, "double", "optional"),
+        ("width", 4, "double", "optional"),
+        ("length", 5, "double", "optional"),
+        ("height", 6, "double", "optional"),
+        ("heading", 7, "double", "optional"),
+    ],
+    "Label": [
+        ("box", 1, "Box", "optional"),
+        ("type", 3, "Type", "optional"),
+        ("id", 4, "string", "optional"),
+        ("detection_difficulty_level", 5, "DifficultyLevel", "optional"),
+        ("num_lidar_points_in_box", 7, "int32", "optional"),
+    ],
+    "Object": [
+        ("object", 1, "Label", "optional"),
+        ("score", 2, "float", "optional"),
+        ("overlap_with_nlz", 3, "bool", "optional"),
+        ("context_name", 4, "string", "optional"),
+        ("frame_timestamp_micros", 5, "int64", "optional"),
+    ],
+    "Objects": [("objects", 1, "Object", "repeated")],
+}
+_ENUMS = {"Type": TYPE_NAMES, "DifficultyLevel": LEVEL_NAMES}
+
+
+@functools.cache
+def message_classes() -> dict[str, type]:
+    """Message name -> generated class (``Box``, ``Label``, ``Object``, ``Objects``)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    scalar = descriptor_pb2.FieldDescriptorProto
+    scalar_types = {
+        "double": scalar.TYPE_DOUBLE,
+        "float": scalar.TYPE_FLOAT,
+        "int32": scalar.TYPE_INT32,
+        "int64": scalar.TYPE_INT64,
+        "bool": scalar.TYPE_BOOL,
+        "string": scalar.TYPE_STRING,
+    }
+    labels = {"optional": scalar.LABEL_OPTIONAL, "repeated": scalar.LABEL_REPEATED}
+    file = descriptor_pb2.FileDescriptorProto(name=f"{PACKAGE}.proto", package=PACKAGE, syntax="proto2")
+    for name, values in _ENUMS.items():
+        enum = file.enum_type.add(name=name)
+        for number, value in enumerate(values):
+            enum.value.add(name=value, number=number)
+    for name, fields in _MESSAGES.items():
+        message = file.message_type.add(name=name)
+        for field_name, number, kind, label in fields:
+            field = message.field.add(name=field_name, number=number, label=labels[label])
+            if kind in scalar_types:
+                field.type = scalar_types[kind]
+            else:
+                field.type = scalar.TYPE_ENUM if kind in _ENUMS else scalar.TYPE_MESSAGE
+                field.type_name = f".{PACKAGE}.{kind}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.{name}")) for name in _MESSAGES
+    }
+
+
+@dataclass
+class WaymoObjects:
+    """Objects of a ``metrics.Objects`` file as arrays (one row per object).
+
+    ``boxes`` (N, 7) float64 = (x, y, z, length, width, height, heading); ``types`` (N,) int64 (1
+    vehicle, 2 pedestrian, 3 sign, 4 cyclist); ``scores`` (N,) float64; ``difficulty`` (N,) int64
+    (0 unknown, 1 LEVEL_1, 2 LEVEL_2); ``num_points`` (N,) int64; ``overlap_with_nlz`` (N,) bool;
+    ``frames`` (N,) int64 frame index into ``frame_keys`` ((context_name, timestamp) pairs).
+    """
+
+    boxes: np.ndarray
+    types: np.ndarray
+    scores: np.ndarray
+    difficulty: np.ndarray
+    num_points: np.ndarray
+    overlap_with_nlz: np.ndarray
+    frames: np.ndarray
+    frame_keys: list[tuple[str, int]]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+def read_objects(path: str | Path, frame_keys: list[tuple[str, int]] | None = None) -> WaymoObjects:
+    """Parse a serialized ``metrics.Objects`` file. Frames are numbered in order of first
+    appearance, continuing ``frame_keys`` when given (so GT and predictions share frame numbers)."""
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Waymo objects file not found: {path}")
+    objects = message_classes()["Objects"]()
+    try:
+        objects.ParseFromString(path.read_bytes())
+    except DecodeError as error:
+        raise ValueError(f"{path}: not a serialized metrics.Objects proto ({error})") from None
+    keys = list(frame_keys or [])
+    index = {key: i for i, key in enumerate(keys)}
+    rows, frames = [], []
+    for obj in objects.objects:
+        key = (obj.context_name, obj.frame_timestamp_micros)
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+        frames.append(index[key])
+        label, box = obj.object, obj.object.box
+        rows.append(
+            (
+                box.center_x,
+                box.center_y,
+                box.center_z,
+                box.length,
+                box.width,
+                box.height,
+                box.heading,
+                label.type,
+                obj.score,
+                label.detection_difficulty_level,
+                label.num_lidar_points_in_box,
+                obj.overlap_with_nlz,
+            )
+        )
+    table = np.asarray(rows, dtype=np.float64).reshape(-1, 12)
+    return WaymoObjects(
+        boxes=table[:, :7].copy(),
+        types=table[:, 7].astype(np.int64),
+        scores=table[:, 8].copy(),
+        difficulty=table[:, 9].astype(np.int64),
+        num_points=table[:, 10].astype(np.int64),
+        overlap_with_nlz=table[:, 11].astype(bool),
+        frames=np.asarray(frames, dtype=np.int64),
+        frame_keys=keys,
+    )
+
+
+def write_objects(path: str | Path, objects: WaymoObjects) -> None:
+    """Write ``objects`` as a serialized ``metrics.Objects`` file (inverse of :func:`read_objects`)."""
+    classes = message_classes()
+    message = classes["Objects"]()
+    for i in range(len(objects)):
+        obj = message.objects.add()
+        context, timestamp = objects.frame_keys[int(objects.frames[i])]
+        obj.context_name, obj.frame_timestamp_micros = context, int(timestamp)
+        obj.score = float(objects.scores[i])
+        obj.overlap_with_nlz = bool(objects.overlap_with_nlz[i])
+        label = obj.object
+        label.type = int(objects.types[i])
+        label.detection_difficulty_level = int(objects.difficulty[i])
+        label.num_lidar_points_in_box = int(objects.num_points[i])
+        box = label.box
+        (box.center_x, box.center_y, box.center_z, box.length, box.width, box.height, box.heading) = (
+            float(v) for v in objects.boxes[i]
+        )
+    Path(path).write_bytes(message.SerializeToString())
