@@ -5,6 +5,7 @@
 # Several nodes: set on every node NNODES (node count), NODE_RANK (0..NNODES-1), MASTER_ADDR (node 0's
 #                address) and PORT (a free port on node 0), then run the same command on each node.
 # Without GPUs the processes use the gloo backend on the CPU (NUM_PROCESSES is then a process count).
+# PYTHON selects the interpreter (default: python on the PATH).
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 NUM_PROCESSES CONFIG [train args...]" >&2
@@ -13,7 +14,7 @@ fi
 NPROC=$1
 CONFIG=$2
 shift 2
-exec python -m torch.distributed.run \
+exec "${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \

@@ -14,6 +14,21 @@ def _work_dir(args: argparse.Namespace, cfg) -> str:
     return args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / Path(args.config).stem)
 
 
+def _setup_cpu_distributed(cfg) -> None:
+    """DDP on CPUs: mmengine's launcher assumes a GPU per process, so join the gloo group here and
+    wrap the model without device ids."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    cfg.model_wrapper_cfg = dict(
+        type="MMDistributedDataParallel",
+        device_ids=None,
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get("find_unused_parameters", False),
+    )
+
+
 def build_runner(args: argparse.Namespace, mode: str):
     """A Runner for ``mode`` 'train' or 'test', with checkpoints loaded through the safe allow-list."""
     import torch
@@ -27,7 +42,7 @@ def build_runner(args: argparse.Namespace, mode: str):
     if cfg.launcher != "none":
         os.environ.setdefault("LOCAL_RANK", str(getattr(args, "local_rank", 0)))
         if not torch.cuda.is_available():
-            cfg.env_cfg.dist_cfg = dict(backend="gloo")  # NCCL needs GPUs
+            _setup_cpu_distributed(cfg)
     if mode == "train":
         if args.amp:
             if not torch.cuda.is_available():

@@ -20,20 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aug", action="store_true", help="apply the training augmentations")
     parser.add_argument("--num", type=int, default=5, help="number of frames (default 5)")
     parser.add_argument("--out-dir", default="browse", help="folder for the PNG files (default ./browse)")
+    parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
     parser.add_argument("--split", default="train", choices=("train", "val", "test"), help="which dataloader")
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmengine.config import Config
-
+    from voxformer.apis.config import load_config
     from voxformer.engine.hooks import set_augmentation
     from voxformer.errors import VoxformerError
     from voxformer.registry import DATASETS
     from voxformer.visualization.bev import draw_bev
 
-    if not Path(args.config).is_file():
-        raise VoxformerError(f"{args.config}: config file not found")
-    config = Config.fromfile(args.config)
+    config = load_config(args.config, args.cfg_options)
     key = f"{args.split}_dataloader"
     if key not in config:
         raise VoxformerError(f"{args.config}: no {key} in the config")

@@ -99,6 +99,7 @@ def render_png(
             f"Open3D's off-screen renderer is not available ({error}); install `libvulkan1 mesa-vulkan-drivers`"
         ) from None
     renderer.scene.set_background([*BACKGROUND_COLOR, 1.0])
+    renderer.scene.view.set_post_processing(False)  # no tone mapping: colours come out as given
     for name, geometry in _geometries(points, gt_boxes, pred_boxes, color_by):
         material = rendering.MaterialRecord()
         material.shader = "unlitLine" if name != "points" else "defaultUnlit"

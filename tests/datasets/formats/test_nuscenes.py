@@ -351,12 +351,46 @@ def test_dataset_config_builds_a_balanced_training_set(dataset, tmp_path_factory
     config.train_dataloader.dataset.dataset.data_root = str(out)
     train = DATASETS.build(config.train_dataloader.dataset)
     assert type(train).__name__ == "CBGSDataset" and len(train) > 0
+    sampler = next(t for t in train.dataset.pipeline.transforms if type(t).__name__ == "ObjectSample")
+    sampler.enabled = False
     item = train.dataset.pipeline(train.dataset.get_data_info(1))  # the middle frame, through the training pipeline
     sample = item["data_samples"]
     points = item["inputs"]["points"]
     assert points.shape[1] == 5 and len(points) > len(key_xyz) - 50  # key frame plus sweeps, close points gone
     boxes = sample.gt_instances_3d.bboxes_3d
     assert isinstance(boxes, Boxes3D) and boxes.tensor.shape[1] == 9 and len(boxes) == 3
+
+    sampler.enabled = True  # GT sampling reads the database create-data wrote beside the infos
+    np.random.seed(0)
+    pasted = 0
+    for index in range(3):
+        sample = train.dataset.pipeline(train.dataset.get_data_info(index))["data_samples"]
+        labels = sample.gt_instances_3d.labels_3d.tolist()
+        assert len(labels) >= 3 and set(labels) <= {0, 3, 8}  # car, bus, pedestrian: the classes of the database
+        pasted += len(labels) - 3
+    assert pasted > 0
+
+
+def test_gt_database_holds_the_loaded_points_of_key_frame_and_sweeps(dataset, tmp_path_factory):
+    from voxformer.cli import main
+    from voxformer.datasets.infos import load_pickle
+    from voxformer.datasets.io import read_points
+
+    root, expected, _ = dataset
+    out = tmp_path_factory.mktemp("out")
+    argv = ["create-data", "nuscenes", "--root-path", str(root), "--out-dir", str(out), "--version", "v1.0-mini"]
+    assert main([*argv, "--max-sweeps", "2"]) == 0
+    dbinfos = load_pickle(out / "nuscenes_dbinfos_train.pkl")
+    assert sorted(dbinfos) == ["bus", "car", "pedestrian"]  # the animal has no detection class
+    for name, key in (("car", "car"), ("bus", "bus"), ("pedestrian", "walker")):
+        entry = next(e for e in dbinfos[name] if e["frame_id"] == "sample-k1")
+        centre, size, _, _, count = expected[key]
+        np.testing.assert_allclose(entry["box3d_lidar"][:3], centre, atol=1e-4)
+        points = read_points(out / entry["path"], 5)
+        assert entry["num_points_in_gt"] == len(points) == 3 * count  # the key frame and both sweeps
+        assert np.all(np.linalg.norm(points[:, :3], axis=1) <= np.linalg.norm(size) / 2)  # relative to the centre
+        assert 0.0 <= points[:, 3].min() and points[:, 3].max() <= 1.0  # intensity / 255
+        assert sorted(set(np.round(points[:, 4], 4).tolist())) == [0.0, 0.25, 0.5]  # time lag, not the ring
 
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
