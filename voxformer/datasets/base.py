@@ -73,6 +73,11 @@ class LidarDetDataset(BaseDataset):
             return self.data_list
         return [info for info in self.data_list if (info["gt_labels_3d"] >= 0).any()]
 
+    def get_cat_ids(self, idx: int) -> list[int]:
+        """Sorted class ids (labels >= 0) present in frame ``idx``: what :class:`.wrappers.CBGSDataset` balances."""
+        labels = self.get_data_info(idx)["gt_labels_3d"]
+        return sorted(set(labels[labels >= 0].tolist()))
+
 
 @DATASETS.register_module()
 class SyntheticDataset(LidarDetDataset):

@@ -5,11 +5,16 @@ centre subtracted (x, y, z relative to the gravity centre; other features unchan
 ``<name>_dbinfos_train.pkl``: ``{class name: [entry, ...]}``, an entry being ``name``, ``path``
 (relative to the data root), ``frame_id``, ``gt_idx``, ``box3d_lidar`` (7+,) float32,
 ``num_points_in_gt``, ``difficulty``.
+
+The object points are cut from the frame's points as the dataset loads them: by default the raw
+``lidar_path`` file (``num_features`` values per point); a dataset whose loader does more (nuScenes:
+intensity scaling, close-point removal, sweeps) passes its own ``load_points``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +34,29 @@ def database_paths(root: str | Path, name: str) -> tuple[Path, Path]:
     return root / f"{name}_gt_database", root / f"{name}_dbinfos_train.pkl"
 
 
+def read_record_points(root: Path, record: dict) -> np.ndarray:
+    """The points of an info record as stored: its ``lidar_path`` file under ``root``, ``num_features`` wide."""
+    return read_points(root / record["lidar_path"], record["num_features"])
+
+
 def create_gt_database(
-    root: str | Path, name: str, records: Iterable[dict], classes: Iterable[str] | None = None, progress: bool = True
+    root: str | Path,
+    name: str,
+    records: Iterable[dict],
+    classes: Iterable[str] | None = None,
+    progress: bool = True,
+    load_points: Callable[[dict], np.ndarray] | None = None,
 ) -> Path:
     """Write the object files and the dbinfos of ``records`` (training infos) under ``root``; returns
-    the dbinfos path. Objects with no point are skipped; DontCare rows are never stored."""
+    the dbinfos path. Objects with no point are skipped; DontCare rows are never stored.
+
+    ``load_points(record)`` gives the frame's float32 (N, C) points, x, y, z first (default: the
+    ``lidar_path`` file under ``root`` read with the record's ``num_features``).
+    """
     from tqdm import tqdm
 
     root = Path(root)
+    load_points = load_points or partial(read_record_points, root)
     folder, dbinfos_path = database_paths(root, name)
     classes = None if classes is None else set(classes)
     records = list(records)
@@ -48,7 +68,7 @@ def create_gt_database(
         ]
         if not wanted:
             continue
-        points = read_points(root / record["lidar_path"], record["num_features"])
+        points = load_points(record)
         boxes = np.asarray(annos["boxes"], np.float32)[wanted]
         owner = np.full(len(points), -1)
         near = points_near_boxes(points, boxes)

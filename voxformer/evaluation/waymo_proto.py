@@ -1,21 +1,14 @@
 """Waymo ``metrics.Objects`` files (the detection-metric tool's input) without protoc or TensorFlow.
 
-The messages are the subset of the Waymo Open Dataset's ``metrics.proto`` / ``label.proto`` that
-detection metrics read, with the published field numbers, so real files parse and files written
-here are read by the official tool. They are built at run time from a descriptor in a private pool
-(plain ``protobuf`` runtime). Equivalent proto2 definition::
+The messages are ``Box`` and ``Label`` of the Waymo Open Dataset's ``label.proto``
+(:mod:`voxformer.utils.waymo_label_proto`) and the subset of ``metrics.proto`` that detection
+metrics read, with the published field numbers, so real files parse and files written here are read
+by the official tool. They are built at run time by :mod:`voxformer.utils.proto` (plain ``protobuf``
+runtime, private descriptor pool). The metrics messages, as proto2::
 
-    message Box      { optional double center_x = 1; optional double center_y = 2; optional double center_z = 3;
-                       optional double width = 4; optional double length = 5; optional double height = 6;
-                       optional double heading = 7; }
-    message Label    { optional Box box = 1; optional Type type = 3; optional string id = 4;
-                       optional DifficultyLevel detection_difficulty_level = 5;
-                       optional int32 num_lidar_points_in_box = 7; }
     message Object   { optional Label object = 1; optional float score = 2; optional bool overlap_with_nlz = 3;
                        optional string context_name = 4; optional int64 frame_timestamp_micros = 5; }
     message Objects  { repeated Object objects = 1; }
-    enum Type            { TYPE_UNKNOWN = 0; TYPE_VEHICLE = 1; TYPE_PEDESTRIAN = 2; TYPE_SIGN = 3; TYPE_CYCLIST = 4; }
-    enum DifficultyLevel { UNKNOWN = 0; LEVEL_1 = 1; LEVEL_2 = 2; }
 
 Boxes are in the vehicle frame: centre (gravity), length along the heading, heading CCW from +x.
 """
@@ -28,28 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-PACKAGE = "voxformer.waymo_metrics"
-TYPE_NAMES = ("TYPE_UNKNOWN", "TYPE_VEHICLE", "TYPE_PEDESTRIAN", "TYPE_SIGN", "TYPE_CYCLIST")
-LEVEL_NAMES = ("UNKNOWN", "LEVEL_1", "LEVEL_2")
+from voxformer.utils.proto import Field, build_messages
+from voxformer.utils.waymo_label_proto import LABEL_ENUMS, LABEL_MESSAGES, LABEL_TYPES
 
-# (field name, number, scalar type or message/enum name, label)
-_MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
-    "Box": [
-        ("center_x", 1, "double", "optional"),
-        ("center_y", 2, "double", "optional"),
-        ("center_z", 3, "double", "optional"),
-        ("width", 4, "double", "optional"),
-        ("length", 5, "double", "optional"),
-        ("height", 6, "double", "optional"),
-        ("heading", 7, "double", "optional"),
-    ],
-    "Label": [
-        ("box", 1, "Box", "optional"),
-        ("type", 3, "Type", "optional"),
-        ("id", 4, "string", "optional"),
-        ("detection_difficulty_level", 5, "DifficultyLevel", "optional"),
-        ("num_lidar_points_in_box", 7, "int32", "optional"),
-    ],
+PACKAGE = "voxformer.waymo_metrics"
+TYPE_NAMES = tuple(LABEL_TYPES.values())  # by type number
+
+# (field name, number, scalar type or enum/message name, label): the schema of voxformer.utils.proto
+_MESSAGES: dict[str, list[Field]] = {
+    **LABEL_MESSAGES,
     "Object": [
         ("object", 1, "Label", "optional"),
         ("score", 2, "float", "optional"),
@@ -59,43 +39,12 @@ _MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
     ],
     "Objects": [("objects", 1, "Object", "repeated")],
 }
-_ENUMS = {"Type": TYPE_NAMES, "DifficultyLevel": LEVEL_NAMES}
 
 
 @functools.cache
 def message_classes() -> dict[str, type]:
     """Message name -> generated class (``Box``, ``Label``, ``Object``, ``Objects``)."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    scalar = descriptor_pb2.FieldDescriptorProto
-    scalar_types = {
-        "double": scalar.TYPE_DOUBLE,
-        "float": scalar.TYPE_FLOAT,
-        "int32": scalar.TYPE_INT32,
-        "int64": scalar.TYPE_INT64,
-        "bool": scalar.TYPE_BOOL,
-        "string": scalar.TYPE_STRING,
-    }
-    labels = {"optional": scalar.LABEL_OPTIONAL, "repeated": scalar.LABEL_REPEATED}
-    file = descriptor_pb2.FileDescriptorProto(name=f"{PACKAGE}.proto", package=PACKAGE, syntax="proto2")
-    for name, values in _ENUMS.items():
-        enum = file.enum_type.add(name=name)
-        for number, value in enumerate(values):
-            enum.value.add(name=value, number=number)
-    for name, fields in _MESSAGES.items():
-        message = file.message_type.add(name=name)
-        for field_name, number, kind, label in fields:
-            field = message.field.add(name=field_name, number=number, label=labels[label])
-            if kind in scalar_types:
-                field.type = scalar_types[kind]
-            else:
-                field.type = scalar.TYPE_ENUM if kind in _ENUMS else scalar.TYPE_MESSAGE
-                field.type_name = f".{PACKAGE}.{kind}"
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    return {
-        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.{name}")) for name in _MESSAGES
-    }
+    return build_messages(PACKAGE, LABEL_ENUMS, _MESSAGES)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Points are drawn from above (x forward = up in the image, y left = left), coloured by height or
 intensity; boxes as rotated rectangles with a heading mark from the centre to the front edge;
-ground truth in green, predictions in red with optional scores.
+ground truth and predictions (with optional scores) in the colours of :mod:`.palette`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-GT_COLOR = "#2ca02c"
-PRED_COLOR = "#d62728"
+from voxformer.visualization.palette import GT_COLOR, POINT_COLORMAP, PRED_COLOR
 
 
 def _as_numpy(array) -> np.ndarray:
@@ -25,7 +24,7 @@ def _as_numpy(array) -> np.ndarray:
     return np.asarray(array)
 
 
-def _draw_boxes(ax, boxes: np.ndarray, color: str, scores=None, labels=None) -> None:
+def _draw_boxes(ax, boxes: np.ndarray, color: tuple[float, float, float], scores=None, labels=None) -> None:
     for i, box in enumerate(boxes):
         x, y, _, length, width, _, yaw = box[:7]
         c, s = np.cos(yaw), np.sin(yaw)
@@ -74,7 +73,7 @@ def draw_bev(
     ax.set_facecolor("black")
     if len(points):
         values = points[:, 2] if color_by == "height" or points.shape[1] < 4 else points[:, 3]
-        ax.scatter(-points[:, 1], points[:, 0], c=values, s=0.8, cmap="viridis", linewidths=0)
+        ax.scatter(-points[:, 1], points[:, 0], c=values, s=0.8, cmap=POINT_COLORMAP, linewidths=0)
     if gt_boxes is not None:
         _draw_boxes(ax, _as_numpy(gt_boxes), GT_COLOR, labels=gt_labels)
     if pred_boxes is not None:

@@ -1,6 +1,8 @@
 # The synthetic LiDAR dataset (`voxformer create-data synthetic --out-dir data/synthetic`).
 # Set the range and the classes here (or override `point_cloud_range` / `metainfo` of the three
 # dataloaders' datasets): the range filters of the pipelines read the dataset's range.
+_base_ = ['./lidar_loaders.py']
+
 dataset_type = 'SyntheticDataset'
 data_root = 'data/synthetic/'
 class_names = ['Car', 'Pedestrian', 'Cyclist']
@@ -34,34 +36,8 @@ test_pipeline = [
     dict(type='Pack3DDetInputs'),
 ]
 
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=2,
-    # False so that AugmentationSwitchHook's flag reaches fresh workers each epoch
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='synthetic_infos_train.pkl',
-        metainfo=metainfo,
-        point_cloud_range=point_cloud_range,
-        pipeline=train_pipeline,
-        filter_empty_gt=True))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='synthetic_infos_val.pkl',
-        metainfo=metainfo,
-        point_cloud_range=point_cloud_range,
-        pipeline=test_pipeline,
-        test_mode=True))
+# what the training and validation datasets share
+dataset_args = dict(type=dataset_type, data_root=data_root, metainfo=metainfo, point_cloud_range=point_cloud_range)
+train_dataloader = dict(dataset=dict(dataset_args, ann_file='synthetic_infos_train.pkl', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(dataset_args, ann_file='synthetic_infos_val.pkl', pipeline=test_pipeline))
 test_dataloader = val_dataloader

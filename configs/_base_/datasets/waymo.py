@@ -3,6 +3,8 @@
 # (reads data/waymo/{training,validation}/segment-*.tfrecord).
 # Range +-74.88 m, z [-2, 4] as DSVT (468 x 468 pillars of 0.32 m); ScatterFormer uses +-76.8 m (480 x 480).
 # GT sampling and augmentation as OpenPCDet / DSVT Waymo (REFERENCES §2.4).
+_base_ = ['./lidar_loaders.py']
+
 dataset_type = 'LidarDetDataset'
 data_root = 'data/waymo/'
 class_names = ['Vehicle', 'Pedestrian', 'Cyclist']
@@ -36,33 +38,13 @@ test_pipeline = [
     dict(type='Pack3DDetInputs'),
 ]
 
+# what the training and validation datasets share
+dataset_args = dict(type=dataset_type, data_root=data_root, metainfo=metainfo, point_cloud_range=point_cloud_range)
 train_dataloader = dict(
     batch_size=4,  # per GPU; the published recipes use a total batch of 32 (8 GPUs)
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='waymo_infos_train.pkl',
-        metainfo=metainfo,
-        point_cloud_range=point_cloud_range,
-        pipeline=train_pipeline,
-        filter_empty_gt=True))
+    dataset=dict(dataset_args, ann_file='waymo_infos_train.pkl', pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='waymo_infos_val.pkl',
-        metainfo=metainfo,
-        point_cloud_range=point_cloud_range,
-        pipeline=test_pipeline,
-        test_mode=True))
+    num_workers=2, dataset=dict(dataset_args, ann_file='waymo_infos_val.pkl', pipeline=test_pipeline))
 test_dataloader = val_dataloader

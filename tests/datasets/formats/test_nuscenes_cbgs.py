@@ -82,3 +82,9 @@ def test_wrapper_indexes_through_the_balanced_list():
 def test_wrapper_needs_classes():
     with pytest.raises(ValueError, match="metainfo has no 'classes'"):
         CBGSDataset(FramesWithClasses(FRAMES, classes=()))
+
+
+def test_fewer_class_occurrences_than_classes_still_draw_every_present_class():
+    # 3 frames with the same 3 of 10 classes (the mini nuScenes fixture): N // K would draw nothing
+    indices = class_balanced_indices([[0, 3, 8]] * 3, num_classes=10, seed=0)
+    assert len(indices) == 3 and set(indices.tolist()) <= {0, 1, 2}

@@ -5,16 +5,25 @@ v1.0-trainval scene lists). Point and sweep paths in the infos are relative to `
 data root of the dataset config), so the raw ``samples/`` and ``sweeps/`` files are used in place.
 The point files keep their raw layout (x, y, z, intensity 0..255, ring); the loader
 :func:`.nuscenes.load_points_with_sweeps` drops the close points, scales the intensity and adds
-the sweeps with their time lag.
+the sweeps with their time lag. The GT database (``nuscenes_gt_database/``, training split) is cut
+from the points as that loader gives them: x, y, z, intensity in [0, 1], time lag (5 values per point).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from functools import partial
 from pathlib import Path
 
-from .nuscenes import DETECTION_CLASSES, FILE_FEATURES, POINT_FEATURES, VERSIONS, create_nuscenes_infos
+from .nuscenes import (
+    DETECTION_CLASSES,
+    FILE_FEATURES,
+    POINT_FEATURES,
+    VERSIONS,
+    create_nuscenes_infos,
+    load_points_with_sweeps,
+)
 
 CONVERTER_NAME = "nuscenes"
 CONVERTER_HELP = "read the nuScenes v1.0 JSON tables (mini, trainval or test) into infos with sweeps"
@@ -48,6 +57,7 @@ def relocate(records: list[dict], root: Path, out_dir: Path) -> None:
 
 
 def convert(args: argparse.Namespace) -> None:
+    from voxformer.datasets.gt_database import create_gt_database
     from voxformer.datasets.infos import info_path, save_infos
 
     root, out_dir = Path(args.root_path).resolve(), Path(args.out_dir).resolve()
@@ -57,3 +67,6 @@ def convert(args: argparse.Namespace) -> None:
         path = info_path(out_dir, "nuscenes", split)
         save_infos(path, records, metainfo(args.version, split, args.max_sweeps))
         print(f"wrote {path} ({len(records)} frames)")
+        if split == "train":
+            loaded = partial(load_points_with_sweeps, data_root=out_dir)
+            print(f"wrote {create_gt_database(out_dir, 'nuscenes', records, DETECTION_CLASSES, load_points=loaded)}")

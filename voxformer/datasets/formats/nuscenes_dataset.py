@@ -34,11 +34,6 @@ class NuScenesDataset(LidarDetDataset):
         info["gt_labels_3d"][info["num_lidar_pts"] < self.min_points] = -1
         return info
 
-    def get_cat_ids(self, idx: int) -> list[int]:
-        """Class ids present in frame ``idx`` (what :class:`CBGSDataset` balances)."""
-        labels = self.get_data_info(idx)["gt_labels_3d"]
-        return sorted(set(labels[labels >= 0].tolist()))
-
 
 @TRANSFORMS.register_module()
 class LoadNuScenesPoints(Transform):

@@ -1,0 +1,1 @@
+"""voxformer.utils: small helpers shared by several packages (kept free of heavy imports)."""
