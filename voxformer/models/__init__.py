@@ -1,1 +1,7 @@
-"""voxformer.models."""
+"""voxformer.models: voxel encoders, 3D backbones, BEV stage, heads and detectors, registered in
+``voxformer.registry.MODELS`` (importing this package registers them)."""
+
+from . import backbones3d, bev, detectors, heads, losses, voxel_encoders
+from .checkpoint import LoadReport, load_model_weights
+
+__all__ = ["LoadReport", "backbones3d", "bev", "detectors", "heads", "load_model_weights", "losses", "voxel_encoders"]

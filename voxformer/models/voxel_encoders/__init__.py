@@ -1,1 +1,5 @@
-"""voxformer.models.voxel_encoders."""
+"""Voxel feature encoders."""
+
+from .dynamic_vfe import DynamicPillarVFE, DynamicVFE
+
+__all__ = ["DynamicPillarVFE", "DynamicVFE"]

@@ -1,0 +1,66 @@
+"""Attention pooling of sparse voxels onto a coarser grid, joined by explicit coordinates.
+
+A pooled voxel at (b, z // sz, y // sy, x // sx) gathers its (up to sz*sy*sx) child voxels into
+slots numbered by their position inside the pooling cell. Query: the max over its *occupied* slots;
+keys: slots + a learned slot embedding; values: slots; multi-head attention with a key-padding mask
+on the empty slots; output LN(attention + query). Used by DSVT's voxel variant (z strides), by
+ScatterFormer between stages and to collapse each pillar's voxels to BEV (stride (Z, 1, 1)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from voxformer.structures import SparseVoxels
+
+
+def pooled_shape(sparse_shape: Sequence[int], stride: Sequence[int]) -> tuple[int, int, int]:
+    """(Z, Y, X) after pooling by ``stride`` (sz, sy, sx): ceil division per axis."""
+    return tuple(-(-int(s) // int(k)) for s, k in zip(sparse_shape, stride))
+
+
+class AttentionPool3d(nn.Module):
+    """Pool (M, C) voxels by ``stride`` (sz, sy, sx) -> :class:`SparseVoxels` on the coarser grid."""
+
+    def __init__(self, channels: int, num_heads: int, stride: Sequence[int]):
+        super().__init__()
+        if len(stride) != 3 or min(stride) < 1:
+            raise ValueError(f"pool stride must be three positive numbers (sz, sy, sx), got {list(stride)}")
+        self.stride = tuple(int(s) for s in stride)
+        num_slots = self.stride[0] * self.stride[1] * self.stride[2]
+        self.slot_embedding = nn.Parameter(torch.zeros(num_slots, channels))
+        nn.init.trunc_normal_(self.slot_embedding, std=0.02)
+        self.attention = nn.MultiheadAttention(channels, num_heads, batch_first=True)
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, voxels: SparseVoxels) -> SparseVoxels:
+        sz, sy, sx = self.stride
+        shape = pooled_shape(voxels.sparse_shape, self.stride)
+        coords = voxels.coords.long()
+        parent = torch.stack([coords[:, 0], coords[:, 1] // sz, coords[:, 2] // sy, coords[:, 3] // sx], dim=1)
+        slot = ((coords[:, 1] % sz) * sy + coords[:, 2] % sy) * sx + coords[:, 3] % sx
+        key = ((parent[:, 0] * shape[0] + parent[:, 1]) * shape[1] + parent[:, 2]) * shape[2] + parent[:, 3]
+        unique_key, inverse = torch.unique(key, sorted=True, return_inverse=True)
+        num_pooled, channels = unique_key.numel(), voxels.num_channels
+        if num_pooled == 0:
+            return SparseVoxels(voxels.features, voxels.coords, shape, voxels.batch_size)
+
+        slots = voxels.features.new_zeros(num_pooled, self.slot_embedding.shape[0], channels)
+        slots[inverse, slot] = voxels.features
+        empty = torch.ones(num_pooled, self.slot_embedding.shape[0], dtype=torch.bool, device=voxels.device)
+        empty[inverse, slot] = False
+        query = slots.masked_fill(empty[..., None], float("-inf")).amax(dim=1)
+        attended, _ = self.attention(
+            query[:, None], slots + self.slot_embedding, slots, key_padding_mask=empty, need_weights=False
+        )
+        features = self.norm(attended[:, 0] + query)
+
+        x = unique_key % shape[2]
+        rest = unique_key // shape[2]
+        y = rest % shape[1]
+        rest = rest // shape[1]
+        new_coords = torch.stack([rest // shape[0], rest % shape[0], y, x], dim=1).int()
+        return SparseVoxels(features, new_coords, shape, voxels.batch_size)

@@ -1,0 +1,323 @@
+"""CenterPoint head: class heatmaps + per-cell box regression, focal/L1 losses, top-K decoding, NMS.
+
+Channel layout of the regression outputs follows :mod:`voxformer.models.heads.targets`:
+``reg`` (2: cell offset x, y), ``height`` (1: centre z), ``dim`` (3: log dx, dy, dz), ``rot`` (2: sin, cos),
+optional ``vel`` (2: vx, vy) and ``iou`` (1: predicted IoU mapped to [-1, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from mmengine.structures import InstanceData
+from torch import nn
+
+from voxformer.ops import boxes_iou_aligned, circle_nms, nms_rotated
+from voxformer.registry import MODELS
+from voxformer.structures import Boxes3D, derive_sparse_shape, wrap_angle
+
+from ..losses import gaussian_focal_loss, weighted_l1_loss
+from .targets import assign_targets
+
+HEATMAP_BIAS = -2.19  # sigmoid(-2.19) ~ 0.1: the CenterNet prior for rare positives
+
+DEFAULT_TEST_CFG = dict(
+    top_k=500,
+    score_threshold=0.1,
+    post_center_range=None,
+    nms=dict(type="rotate", iou_threshold=0.7, pre_max_size=4096, post_max_size=500),
+    iou_rectifier=None,
+    iou_power=None,
+    max_per_sample=500,
+)
+
+
+def decode_codes(
+    code: torch.Tensor,
+    column: torch.Tensor,
+    row: torch.Tensor,
+    point_cloud_range: Sequence[float],
+    voxel_size: Sequence[float],
+    feature_stride: int,
+) -> torch.Tensor:
+    """Boxes (..., 7 or 9) from regression codes (..., 8 or 10) predicted at cells (column, row)."""
+    x = (column.to(code.dtype) + code[..., 0]) * voxel_size[0] * feature_stride + point_cloud_range[0]
+    y = (row.to(code.dtype) + code[..., 1]) * voxel_size[1] * feature_stride + point_cloud_range[1]
+    dims = code[..., 3:6].clamp(max=10.0).exp()
+    yaw = wrap_angle(torch.atan2(code[..., 6], code[..., 7]))
+    parts = [x[..., None], y[..., None], code[..., 2:3], dims, yaw[..., None]]
+    if code.shape[-1] >= 10:
+        parts.append(code[..., 8:10])
+    return torch.cat(parts, dim=-1)
+
+
+def _conv_branch(in_channels: int, mid_channels: int, out_channels: int, num_convs: int, kernel: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for _ in range(num_convs - 1):
+        layers += [
+            nn.Conv2d(channels, mid_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(mid_channels),
+            nn.ReLU(inplace=True),
+        ]
+        channels = mid_channels
+    layers.append(nn.Conv2d(channels, out_channels, kernel, padding=kernel // 2))
+    return nn.Sequential(*layers)
+
+
+@MODELS.register_module()
+class CenterHead(nn.Module):
+    """CenterPoint head over a dense BEV map (B, C, H, W) with one or more task groups.
+
+    Args:
+        in_channels: channels of the BEV map.
+        class_names: all classes, in label order.
+        tasks: class names per task group (each group gets its own heatmap); default one group of all.
+        feature_stride: BEV stride of the input map in voxels (1 = one cell per voxel column).
+        point_cloud_range, voxel_size: the detector's grid (injected by :class:`VoxelDetector`).
+        with_velocity, with_iou: add the (vx, vy) and IoU branches.
+        code_weights: weight of each regression code (8 or 10 numbers).
+        loss_weights: ``heatmap``, ``bbox`` and ``iou`` multipliers.
+        test_cfg: decoding and NMS settings (see ``DEFAULT_TEST_CFG``); ``nms.iou_threshold`` (rotate) or
+            ``nms.distance_threshold`` (circle, metres) may be one number or one per class;
+            ``pre_max_size``/``post_max_size`` likewise; ``iou_rectifier`` (one alpha per class) rescales
+            scores to score^(1-a) * iou^a (DSVT), ``iou_power`` p to score * iou^p (FlatFormer).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        class_names: Sequence[str],
+        point_cloud_range: Sequence[float],
+        voxel_size: Sequence[float],
+        tasks: Sequence[Sequence[str]] | None = None,
+        feature_stride: int = 1,
+        shared_channels: int = 64,
+        head_channels: int = 64,
+        num_head_convs: int = 2,
+        final_kernel: int = 3,
+        with_velocity: bool = False,
+        with_iou: bool = False,
+        code_weights: Sequence[float] | None = None,
+        loss_weights: dict | None = None,
+        min_overlap: float = 0.1,
+        min_radius: int = 2,
+        test_cfg: dict | None = None,
+    ):
+        super().__init__()
+        self.class_names = list(class_names)
+        self.tasks = [list(t) for t in (tasks or [class_names])]
+        unknown = [name for task in self.tasks for name in task if name not in self.class_names]
+        if unknown:
+            raise ValueError(f"head.tasks names classes {unknown} that are not in class_names {self.class_names}")
+        self.point_cloud_range = list(point_cloud_range)
+        self.voxel_size = list(voxel_size)
+        self.feature_stride = int(feature_stride)
+        self.with_velocity = with_velocity
+        self.with_iou = with_iou
+        self.code_size = 10 if with_velocity else 8
+        weights = code_weights if code_weights is not None else [1.0] * self.code_size
+        if len(weights) != self.code_size:
+            raise ValueError(f"head.code_weights needs {self.code_size} numbers, got {len(weights)}")
+        self.register_buffer("code_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
+        self.loss_weights = {"heatmap": 1.0, "bbox": 2.0, "iou": 1.0, **(loss_weights or {})}
+        self.min_overlap = min_overlap
+        self.min_radius = min_radius
+        self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        self._check_test_cfg()
+        _, grid_y, grid_x = derive_sparse_shape(point_cloud_range, voxel_size)
+        self.map_size = (-(-grid_y // self.feature_stride), -(-grid_x // self.feature_stride))
+
+        self.shared_conv = nn.Sequential(
+            nn.Conv2d(in_channels, shared_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(shared_channels),
+            nn.ReLU(inplace=True),
+        )
+        outputs = dict(reg=2, height=1, dim=3, rot=2)
+        if with_velocity:
+            outputs["vel"] = 2
+        if with_iou:
+            outputs["iou"] = 1
+        self.task_heads = nn.ModuleList()
+        for task in self.tasks:
+            branches = {"heatmap": len(task), **outputs}
+            head = nn.ModuleDict(
+                {
+                    name: _conv_branch(shared_channels, head_channels, size, num_head_convs, final_kernel)
+                    for name, size in branches.items()
+                }
+            )
+            nn.init.constant_(head["heatmap"][-1].bias, HEATMAP_BIAS)
+            self.task_heads.append(head)
+
+    def _check_test_cfg(self) -> None:
+        """Fail at build time on an unknown NMS type or a per-class list of the wrong length."""
+        nms = self.test_cfg["nms"]
+        if nms is not None and nms.get("type") not in ("rotate", "circle"):
+            raise ValueError(f"head.test_cfg.nms.type must be 'rotate' or 'circle', got {nms.get('type')!r}")
+        per_class = {"iou_rectifier": self.test_cfg["iou_rectifier"]}
+        per_class.update({f"nms.{key}": value for key, value in (nms or {}).items() if key != "type"})
+        for key, value in per_class.items():
+            if isinstance(value, (list, tuple)) and len(value) != len(self.class_names):
+                raise ValueError(
+                    f"head.test_cfg.{key} has {len(value)} values but there are {len(self.class_names)} classes"
+                )
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(self, bev: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """(B, C, H, W) -> per task a dict of (B, channels, H, W) maps."""
+        if tuple(bev.shape[2:]) != self.map_size:
+            raise ValueError(
+                f"head: the BEV map is {tuple(bev.shape[2:])} but the grid and head.feature_stride "
+                f"({self.feature_stride}) imply {self.map_size}; set feature_stride to the BEV stage's stride"
+            )
+        shared = self.shared_conv(bev)
+        return [{name: branch(shared) for name, branch in head.items()} for head in self.task_heads]
+
+    def _code(self, output: dict[str, torch.Tensor]) -> torch.Tensor:
+        names = ["reg", "height", "dim", "rot"] + (["vel"] if self.with_velocity else [])
+        return torch.cat([output[name] for name in names], dim=1)
+
+    def _task_labels(self, task: list[str], labels: torch.Tensor) -> torch.Tensor:
+        """Global labels -> index within ``task`` (-1 for classes of other tasks)."""
+        lookup = torch.full((len(self.class_names),), -1, dtype=torch.long, device=labels.device)
+        for i, name in enumerate(task):
+            lookup[self.class_names.index(name)] = i
+        return lookup[labels.long()] if labels.numel() else labels.long()
+
+    # -- training ----------------------------------------------------------------------------
+    def loss(
+        self,
+        outputs: list[dict[str, torch.Tensor]],
+        gt_boxes: Sequence[torch.Tensor],
+        gt_labels: Sequence[torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """Focal heatmap loss, weighted L1 box loss and (optionally) IoU loss per task."""
+        losses = {}
+        for t, (task, output) in enumerate(zip(self.tasks, outputs)):
+            heatmap = output["heatmap"]
+            _, _, rows, cols = heatmap.shape
+            targets = assign_targets(
+                gt_boxes,
+                [self._task_labels(task, labels) for labels in gt_labels],
+                len(task),
+                (rows, cols),
+                self.point_cloud_range,
+                self.voxel_size,
+                self.feature_stride,
+                with_velocity=self.with_velocity,
+                min_overlap=self.min_overlap,
+                min_radius=self.min_radius,
+            )
+            losses[f"loss_heatmap_task{t}"] = self.loss_weights["heatmap"] * gaussian_focal_loss(
+                heatmap, targets.heatmap
+            )
+            code = self._code(output).flatten(2)[targets.batch, :, targets.cell]
+            losses[f"loss_bbox_task{t}"] = self.loss_weights["bbox"] * weighted_l1_loss(
+                code, targets.code, self.code_weights
+            )
+            if self.with_iou:
+                iou_pred = output["iou"].flatten(2)[targets.batch, 0, targets.cell]
+                with torch.no_grad():
+                    column, row = targets.cell % cols, targets.cell // cols
+                    boxes = decode_codes(
+                        code.detach(), column, row, self.point_cloud_range, self.voxel_size, self.feature_stride
+                    )
+                    iou = boxes_iou_aligned(boxes[:, :7], targets.boxes[:, :7], mode="3d")
+                iou_target = 2 * iou.clamp(0, 1) - 1
+                losses[f"loss_iou_task{t}"] = self.loss_weights["iou"] * weighted_l1_loss(
+                    iou_pred[:, None], iou_target[:, None]
+                )
+        return losses
+
+    # -- inference ---------------------------------------------------------------------------
+    def predict(self, outputs: list[dict[str, torch.Tensor]]) -> list[InstanceData]:
+        """Decode every sample: top-K cells, boxes, score filtering, rectification and NMS."""
+        per_task = [self._decode_task(task, output) for task, output in zip(self.tasks, outputs)]
+        results = []
+        for b in range(len(per_task[0])):
+            boxes = torch.cat([task[b][0] for task in per_task])
+            scores = torch.cat([task[b][1] for task in per_task])
+            labels = torch.cat([task[b][2] for task in per_task])
+            order = scores.argsort(descending=True)[: self.test_cfg["max_per_sample"]]
+            result = InstanceData()
+            result.bboxes_3d = Boxes3D(boxes[order])
+            result.scores_3d = scores[order]
+            result.labels_3d = labels[order]
+            results.append(result)
+        return results
+
+    @staticmethod
+    def _per_class(value, label: int) -> float:
+        """A test_cfg number given once or per class."""
+        return float(value[label]) if isinstance(value, (list, tuple)) else float(value)
+
+    @classmethod
+    def _per_class_size(cls, value, label: int) -> int | None:
+        return None if value is None else int(cls._per_class(value, label))
+
+    def _decode_task(self, task: list[str], output: dict[str, torch.Tensor]):
+        cfg = self.test_cfg
+        heat = output["heatmap"].sigmoid()
+        batch, num_classes, rows, cols = heat.shape
+        k = min(int(cfg["top_k"]), num_classes * rows * cols)
+        scores, index = heat.flatten(1).topk(k, dim=1)
+        label = index // (rows * cols)
+        cell = index % (rows * cols)
+        code = self._code(output).flatten(2).gather(2, cell[:, None, :].expand(-1, self.code_size, -1))
+        boxes = decode_codes(
+            code.transpose(1, 2),
+            cell % cols,
+            cell // cols,
+            self.point_cloud_range,
+            self.voxel_size,
+            self.feature_stride,
+        )
+        iou = None
+        if self.with_iou:
+            iou = ((output["iou"].flatten(2)[:, 0].gather(1, cell) + 1) / 2).clamp(0, 1)
+        global_label = torch.tensor([self.class_names.index(n) for n in task], device=heat.device)[label]
+
+        results = []
+        for b in range(batch):
+            keep = scores[b] >= cfg["score_threshold"]
+            if cfg["post_center_range"] is not None:
+                limit = torch.tensor(cfg["post_center_range"], device=heat.device, dtype=boxes.dtype)
+                centre = boxes[b, :, :3]
+                keep &= ((centre >= limit[:3]) & (centre <= limit[3:])).all(dim=1)
+            b_boxes, b_scores, b_labels = boxes[b][keep], scores[b][keep], global_label[b][keep]
+            if iou is not None and cfg["iou_rectifier"] is not None:
+                alpha = torch.tensor(cfg["iou_rectifier"], device=heat.device, dtype=b_scores.dtype)[b_labels]
+                b_scores = b_scores.pow(1 - alpha) * iou[b][keep].pow(alpha)
+            elif iou is not None and cfg["iou_power"] is not None:
+                b_scores = b_scores * iou[b][keep].pow(cfg["iou_power"])
+            results.append(self._nms(b_boxes, b_scores, b_labels))
+        return results
+
+    def _nms(self, boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor):
+        """Class-wise NMS with per-class thresholds; ``nms=None`` keeps everything."""
+        nms = self.test_cfg["nms"]
+        if nms is None or len(boxes) == 0:
+            return boxes, scores, labels
+        kept = []
+        for label in labels.unique().tolist():
+            members = (labels == label).nonzero().squeeze(1)
+            if nms["type"] == "rotate":
+                keep = nms_rotated(
+                    boxes[members, :7],
+                    scores[members],
+                    self._per_class(nms["iou_threshold"], label),
+                    pre_max_size=self._per_class_size(nms.get("pre_max_size"), label),
+                    post_max_size=self._per_class_size(nms.get("post_max_size"), label),
+                )
+            else:
+                keep = circle_nms(
+                    boxes[members, :2],
+                    scores[members],
+                    self._per_class(nms["distance_threshold"], label),
+                    post_max_size=self._per_class_size(nms.get("post_max_size"), label),
+                )
+            kept.append(members[keep])
+        kept = torch.cat(kept)
+        return boxes[kept], scores[kept], labels[kept]

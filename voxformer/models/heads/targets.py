@@ -1,0 +1,145 @@
+"""CenterPoint training targets, vectorized over objects (no per-object Python loop).
+
+BEV cell of a point (x, y): column = (x - x0) / (vx * stride), row = (y - y0) / (vy * stride), where
+(x0, y0) is the point-cloud range's minimum corner, (vx, vy) the voxel size and ``stride`` the BEV
+feature stride in voxels. Heatmaps are (B, num_classes, H, W) with H rows along y and W columns along x.
+
+Regression code of an object (the head's channel order): offset of the centre inside its cell
+(dx_cell, dy_cell), centre z, log(dx, dy, dz), sin(yaw), cos(yaw), then (vx, vy) when velocities are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: float = 0.1) -> torch.Tensor:
+    """CornerNet radius (in cells) such that corners moved by it keep IoU >= ``min_overlap`` with the box.
+
+    The three roots are divided by 2 (not by 2a), as CenterPoint, OpenPCDet and MMDetection3D do.
+    """
+    o = min_overlap
+    b1 = height + width
+    c1 = width * height * (1 - o) / (1 + o)
+    r1 = (b1 + torch.sqrt(b1**2 - 4 * c1)) / 2
+    b2 = 2 * (height + width)
+    c2 = (1 - o) * width * height
+    r2 = (b2 + torch.sqrt(b2**2 - 16 * c2)) / 2
+    a3 = 4 * o
+    b3 = -2 * o * (height + width)
+    c3 = (o - 1) * width * height
+    r3 = (b3 + torch.sqrt(b3**2 - 4 * a3 * c3)) / 2
+    return torch.minimum(torch.minimum(r1, r2), r3)
+
+
+def draw_gaussians(
+    heatmap: torch.Tensor,
+    batch: torch.Tensor,
+    label: torch.Tensor,
+    center: torch.Tensor,
+    radius: torch.Tensor,
+) -> torch.Tensor:
+    """Draw one Gaussian per object into ``heatmap`` (B, C, H, W) by element-wise max, in place.
+
+    ``batch``, ``label`` (N,) int64; ``center`` (N, 2) int64 cell (column, row); ``radius`` (N,) int64.
+    Each Gaussian covers the (2r+1)^2 square around its centre with sigma = (2r+1)/6 and peak 1.
+    """
+    if batch.numel() == 0:
+        return heatmap
+    _, _, rows, cols = heatmap.shape
+    max_radius = int(radius.max())
+    steps = torch.arange(-max_radius, max_radius + 1, device=heatmap.device)
+    dy, dx = torch.meshgrid(steps, steps, indexing="ij")
+    dx, dy = dx.reshape(1, -1), dy.reshape(1, -1)
+    sigma = (2 * radius.to(heatmap.dtype) + 1) / 6
+    value = torch.exp(-(dx**2 + dy**2).to(heatmap.dtype) / (2 * sigma[:, None] ** 2))
+    x = center[:, :1] + dx
+    y = center[:, 1:] + dy
+    keep = (
+        (dx.abs() <= radius[:, None])
+        & (dy.abs() <= radius[:, None])
+        & (x >= 0)
+        & (x < cols)
+        & (y >= 0)
+        & (y < rows)
+        & (value > torch.finfo(heatmap.dtype).eps)
+    )
+    plane = (batch * heatmap.shape[1] + label)[:, None].expand_as(x)
+    flat_index = (plane * rows + y) * cols + x
+    flat = heatmap.view(-1)
+    flat.scatter_reduce_(0, flat_index[keep], value[keep], reduce="amax")
+    return heatmap
+
+
+@dataclass
+class CenterTargets:
+    """Targets of one task for a batch.
+
+    ``heatmap`` (B, num_classes, H, W); per object kept (N of them): ``batch`` (N,), ``cell`` (N,) flat
+    index row * W + column, ``label`` (N,) class index within the task, ``code`` (N, D) regression
+    target, ``boxes`` (N, 7+) the ground-truth boxes themselves.
+    """
+
+    heatmap: torch.Tensor
+    batch: torch.Tensor
+    cell: torch.Tensor
+    label: torch.Tensor
+    code: torch.Tensor
+    boxes: torch.Tensor
+
+
+def assign_targets(
+    gt_boxes: Sequence[torch.Tensor],
+    gt_labels: Sequence[torch.Tensor],
+    num_classes: int,
+    grid_hw: tuple[int, int],
+    point_cloud_range: Sequence[float],
+    voxel_size: Sequence[float],
+    feature_stride: int,
+    with_velocity: bool = False,
+    min_overlap: float = 0.1,
+    min_radius: int = 2,
+) -> CenterTargets:
+    """Heatmaps and regression targets of one task.
+
+    ``gt_boxes[b]`` (N_b, 7+) boxes of sample b; ``gt_labels[b]`` (N_b,) labels within the task, -1 for
+    boxes of other tasks (ignored). Objects whose centre falls outside the grid are dropped.
+    """
+    rows, cols = grid_hw
+    device = gt_boxes[0].device if len(gt_boxes) else torch.device("cpu")
+    heatmap = torch.zeros(len(gt_boxes), num_classes, rows, cols, device=device)
+    code_size = 10 if with_velocity else 8
+    boxes = torch.cat([b[:, :9] if with_velocity else b[:, :7] for b in gt_boxes], dim=0).float()
+    if with_velocity and boxes.shape[1] < 9:
+        raise ValueError("assign_targets: with_velocity needs boxes with (vx, vy) columns (box_dim >= 9)")
+    labels = torch.cat(list(gt_labels)).long()
+    batch = torch.cat([torch.full((len(b),), i, dtype=torch.long, device=device) for i, b in enumerate(gt_boxes)])
+
+    cell_x = voxel_size[0] * feature_stride
+    cell_y = voxel_size[1] * feature_stride
+    fx = (boxes[:, 0] - point_cloud_range[0]) / cell_x
+    fy = (boxes[:, 1] - point_cloud_range[1]) / cell_y
+    column, row = fx.floor().long(), fy.floor().long()
+    keep = (labels >= 0) & (column >= 0) & (column < cols) & (row >= 0) & (row < rows)
+    boxes, labels, batch = boxes[keep], labels[keep], batch[keep]
+    fx, fy, column, row = fx[keep], fy[keep], column[keep], row[keep]
+
+    radius = gaussian_radius(boxes[:, 4] / cell_y, boxes[:, 3] / cell_x, min_overlap)
+    radius = radius.floor().long().clamp(min=min_radius)
+    draw_gaussians(heatmap, batch, labels, torch.stack([column, row], dim=1), radius)
+
+    parts = [
+        (fx - column).unsqueeze(1),
+        (fy - row).unsqueeze(1),
+        boxes[:, 2:3],
+        boxes[:, 3:6].clamp(min=1e-3).log(),
+        boxes[:, 6:7].sin(),
+        boxes[:, 6:7].cos(),
+    ]
+    if with_velocity:
+        parts.append(boxes[:, 7:9])
+    code = torch.cat(parts, dim=1) if len(boxes) else boxes.new_zeros(0, code_size)
+    return CenterTargets(heatmap, batch, row * cols + column, labels, code, boxes)

@@ -1,0 +1,96 @@
+"""Dynamic voxel feature encoders: PointNet over the points of each voxel, no per-voxel point cap.
+
+Per point the input is its raw features (x, y, z, intensity, ...) plus its offset to the mean of its
+voxel's points (cluster centre) and to the voxel's geometric centre. Each layer is Linear -> LayerNorm
+-> ReLU; between layers each point also sees its voxel's max feature; the voxel feature is the max
+over its points of the last layer (means and maxima via ``segment_reduce``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from voxformer.ops import segment_reduce
+from voxformer.registry import MODELS
+from voxformer.structures import SparseVoxels, derive_sparse_shape
+
+
+@MODELS.register_module()
+class DynamicVFE(nn.Module):
+    """Points + their voxel assignment -> :class:`SparseVoxels` with (M, feat_channels[-1]) features.
+
+    Args:
+        in_channels: point columns (x, y, z, intensity[, ...]).
+        feat_channels: widths of the point MLP layers.
+        voxel_size, point_cloud_range: the grid (injected by :class:`VoxelDetector`).
+        with_cluster_center, with_voxel_center: add the point-to-mean / point-to-centre offsets (3 each).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        feat_channels: Sequence[int],
+        voxel_size: Sequence[float],
+        point_cloud_range: Sequence[float],
+        with_cluster_center: bool = True,
+        with_voxel_center: bool = True,
+    ):
+        super().__init__()
+        if not feat_channels:
+            raise ValueError("voxel_encoder.feat_channels must name at least one layer width")
+        self.sparse_shape = derive_sparse_shape(point_cloud_range, voxel_size)
+        self.register_buffer("voxel_size", torch.tensor(voxel_size, dtype=torch.float32), persistent=False)
+        self.register_buffer("range_min", torch.tensor(point_cloud_range[:3], dtype=torch.float32), persistent=False)
+        self.with_cluster_center = with_cluster_center
+        self.with_voxel_center = with_voxel_center
+        self.in_channels = in_channels
+        channels = in_channels + 3 * with_cluster_center + 3 * with_voxel_center
+        self.layers = nn.ModuleList()
+        for i, width in enumerate(feat_channels):
+            layer_in = channels if i == 0 else 2 * feat_channels[i - 1]
+            self.layers.append(nn.Sequential(nn.Linear(layer_in, width, bias=False), nn.LayerNorm(width), nn.ReLU()))
+        self.out_channels = feat_channels[-1]
+
+    def forward(
+        self, points: torch.Tensor, point_to_voxel: torch.Tensor, coords: torch.Tensor, batch_size: int
+    ) -> SparseVoxels:
+        """``points`` (N, C) of the whole batch, ``point_to_voxel`` (N,) voxel row or -1 (dropped),
+        ``coords`` (M, 4) int32 (batch, z, y, x) of the occupied voxels."""
+        if points.shape[1] != self.in_channels:
+            raise ValueError(
+                f"voxel_encoder.in_channels is {self.in_channels} but points have {points.shape[1]} columns"
+            )
+        kept = point_to_voxel >= 0
+        points, voxel = points[kept], point_to_voxel[kept]
+        num_voxels = coords.shape[0]
+        parts = [points]
+        xyz = points[:, :3]
+        if self.with_cluster_center:
+            mean = segment_reduce(xyz, voxel, num_segments=num_voxels, reduce="mean")
+            parts.append(xyz - mean[voxel])
+        if self.with_voxel_center:
+            centre = (coords[:, [3, 2, 1]].to(xyz.dtype) + 0.5) * self.voxel_size + self.range_min
+            parts.append(xyz - centre[voxel])
+        features = torch.cat(parts, dim=1)
+        for i, layer in enumerate(self.layers):
+            point_features = layer(features)
+            voxel_features = segment_reduce(point_features, voxel, num_segments=num_voxels, reduce="max")
+            if i + 1 < len(self.layers):
+                features = torch.cat([point_features, voxel_features[voxel]], dim=1)
+        return SparseVoxels(voxel_features, coords, self.sparse_shape, batch_size)
+
+
+@MODELS.register_module()
+class DynamicPillarVFE(DynamicVFE):
+    """:class:`DynamicVFE` on pillars: the voxel size spans the whole z range (one z cell)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.sparse_shape[0] != 1:
+            raise ValueError(
+                f"DynamicPillarVFE needs one z cell, but voxel_size and point_cloud_range give sparse_shape "
+                f"{self.sparse_shape}; set voxel_size z to the z extent of point_cloud_range"
+            )
