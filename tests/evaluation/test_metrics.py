@@ -96,3 +96,19 @@ def test_clear_errors():
     metric = METRICS.build(dict(type="KittiMetric", class_names=CLASSES))
     with pytest.raises(ValueError, match="pred_instances_3d"):
         metric.process({}, [{"frame_id": "x"}])
+
+
+def test_point_cloud_range_scores_only_the_region_the_model_sees():
+    """A car outside the range that nothing detects counts as missed only when no range is given."""
+    samples = make_samples()
+    for sample in samples:  # the car at x = 10 m goes undetected
+        sample.pred_instances_3d = sample.pred_instances_3d[1:]
+    everywhere = METRICS.build(dict(type="SyntheticMetric", class_names=CLASSES))
+    forward_range = [15, -40, -3, 70, 40, 1]
+    forward = METRICS.build(dict(type="SyntheticMetric", class_names=CLASSES, point_cloud_range=forward_range))
+    for metric in (everywhere, forward):
+        metric.process({}, samples)
+    assert everywhere.compute_metrics(everywhere.results)["Car_3d/easy_R40"] == pytest.approx(0.0)
+    scored = forward.compute_metrics(forward.results)
+    assert scored["Pedestrian_3d/moderate_R40"] == pytest.approx(100.0)
+    assert all(len(result["gt"]["boxes"]) == 2 and len(result["gt"]["level"]) == 2 for result in forward.results)

@@ -6,8 +6,6 @@ import argparse
 import importlib
 import pkgutil
 
-import torch
-
 from voxformer import benchmark
 from voxformer.errors import VoxformerError
 
@@ -30,9 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (steadier ratios on a busy machine)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from voxformer.benchmark.timing import format_table, write_json
 
     available = suites()
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in available]
     if unknown:
         raise VoxformerError(f"unknown suite {unknown[0]!r}; choose one of {sorted(available) + ['all']}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise VoxformerError("--device cuda was asked for but no CUDA device is available")

@@ -53,14 +53,23 @@ class DetectionMetric(BaseMetric):
         class_names: class names of the labels (default: ``dataset_meta['classes']``).
         output_dir: where ``compute_metrics`` writes ``<prefix>_results.json`` (default: the folder of
             the current mmengine log file, i.e. the run's work directory; nothing is written without one).
+        point_cloud_range: (x0, y0, z0, x1, y1, z1); when given, ground truth and predictions whose
+            centre lies outside [x0, x1) x [y0, y1) are left out, so a model is scored on the region it sees.
     """
 
     default_prefix = "det"
 
-    def __init__(self, class_names: Sequence[str] | None = None, output_dir: str | None = None, **kwargs):
+    def __init__(
+        self,
+        class_names: Sequence[str] | None = None,
+        output_dir: str | None = None,
+        point_cloud_range: Sequence[float] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._class_names = None if class_names is None else tuple(class_names)
         self.output_dir = output_dir
+        self.point_cloud_range = None if point_cloud_range is None else tuple(point_cloud_range)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -78,11 +87,26 @@ class DetectionMetric(BaseMetric):
             self.results.append(
                 {
                     "frame_id": _get(metainfo, "frame_id", len(self.results)),
-                    "pred": self._predictions(_get(sample, "pred_instances_3d")),
-                    "gt": self._ground_truth(_get(metainfo, "eval_ann_info"), _get(sample, "gt_instances_3d")),
+                    "pred": self._in_range(self._predictions(_get(sample, "pred_instances_3d"))),
+                    "gt": self._in_range(
+                        self._ground_truth(_get(metainfo, "eval_ann_info"), _get(sample, "gt_instances_3d"))
+                    ),
                     "meta": {key: _get(metainfo, key) for key in ("lidar2ego",) if _get(metainfo, key) is not None},
                 }
             )
+
+    def _in_range(self, boxes_and_fields: dict) -> dict:
+        """Keep the boxes (and their per-box fields) whose BEV centre lies in ``point_cloud_range``."""
+        if self.point_cloud_range is None:
+            return boxes_and_fields
+        x0, y0, _, x1, y1, _ = self.point_cloud_range
+        centres = boxes_and_fields["boxes"]
+        keep = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
+        count = len(keep)
+        return {
+            key: value[keep] if isinstance(value, np.ndarray) and value.ndim and len(value) == count else value
+            for key, value in boxes_and_fields.items()
+        }
 
     def _predictions(self, instances) -> dict:
         if instances is None:
