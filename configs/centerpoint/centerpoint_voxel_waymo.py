@@ -13,19 +13,6 @@ class_names = ["Vehicle", "Pedestrian", "Cyclist"]
 model = dict(data_preprocessor=dict(point_cloud_range=point_cloud_range), head=dict(class_names=class_names))
 
 train_cfg = dict(max_epochs=30, val_interval=30)  # OpenPCDet Waymo CenterPoint: 30 epochs, LR 0.003
-param_scheduler = [
-    dict(
-        type="OneCycleLR",
-        eta_max=0.003,
-        pct_start=0.1,
-        div_factor=100,
-        final_div_factor=1e4,
-        begin=0,
-        end=30,
-        by_epoch=True,
-        convert_to_iter_based=True,
-    )
-]
 train_dataloader = dict(batch_size=4, dataset=dict(point_cloud_range=point_cloud_range))
 val_dataloader = dict(dataset=dict(point_cloud_range=point_cloud_range))
 test_dataloader = val_dataloader

@@ -23,19 +23,6 @@ model = dict(
     ),
 )
 
-param_scheduler = [
-    dict(
-        type="OneCycleLR",
-        eta_max=0.003,
-        pct_start=0.1,
-        div_factor=100,
-        final_div_factor=1e4,
-        begin=0,
-        end=80,
-        by_epoch=True,
-        convert_to_iter_based=True,
-    )
-]
 train_cfg = dict(max_epochs=80, val_interval=10)
 train_dataloader = dict(batch_size=4, dataset=dict(point_cloud_range=point_cloud_range))
 val_dataloader = dict(dataset=dict(point_cloud_range=point_cloud_range))

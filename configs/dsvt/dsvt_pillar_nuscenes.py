@@ -74,13 +74,10 @@ lr = 0.005  # LR 0.005
 optim_wrapper = dict(optimizer=dict(lr=lr), clip_grad=dict(max_norm=35))  # grad clip 35
 param_scheduler = [  # pct_start 0.4, div 10, 20 epochs
     dict(
-        type="OneCycleLR",
-        eta_max=lr,
+        type="CheckpointableOneCycleLR",  # peak = lr, end = max_epochs
         pct_start=0.4,
         div_factor=10,
         final_div_factor=1e4,
-        begin=0,
-        end=20,
         by_epoch=True,
         convert_to_iter_based=True,
     )

@@ -14,19 +14,6 @@ model = dict(data_preprocessor=dict(point_cloud_range=point_cloud_range), head=d
 
 lr = 0.001  # AdamW one-cycle: base 1e-5, peak 1e-3 (div 100), 10 % warm-up, WD 0.05, grad clip 10
 optim_wrapper = dict(optimizer=dict(lr=lr))
-param_scheduler = [
-    dict(
-        type="OneCycleLR",
-        eta_max=lr,
-        pct_start=0.1,
-        div_factor=100,
-        final_div_factor=1e4,
-        begin=0,
-        end=24,
-        by_epoch=True,
-        convert_to_iter_based=True,
-    )
-]
 train_dataloader = dict(batch_size=1, dataset=dict(point_cloud_range=point_cloud_range))  # 1 per GPU x 8
 val_dataloader = dict(dataset=dict(point_cloud_range=point_cloud_range))
 test_dataloader = val_dataloader

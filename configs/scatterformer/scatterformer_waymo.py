@@ -14,19 +14,6 @@ model = dict(data_preprocessor=dict(point_cloud_range=point_cloud_range), head=d
 
 lr = 0.006  # adam_onecycle LR 0.006, WD 0.05, grad clip 10
 optim_wrapper = dict(optimizer=dict(lr=lr))
-param_scheduler = [
-    dict(
-        type="OneCycleLR",
-        eta_max=lr,
-        pct_start=0.1,
-        div_factor=100,
-        final_div_factor=1e4,
-        begin=0,
-        end=24,
-        by_epoch=True,
-        convert_to_iter_based=True,
-    )
-]
 train_dataloader = dict(batch_size=4, dataset=dict(point_cloud_range=point_cloud_range))  # total batch 32 on 8 GPUs
 val_dataloader = dict(dataset=dict(point_cloud_range=point_cloud_range))
 test_dataloader = val_dataloader

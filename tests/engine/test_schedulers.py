@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import pytest
 import torch
 from mmengine.optim import OptimWrapper
 from mmengine.optim.scheduler import OneCycleLR
@@ -39,3 +42,39 @@ def test_same_schedule_as_mmengine():
         theirs.step()
         assert ours_optimizer.get_lr()["lr"] == their_optimizer.get_lr()["lr"]
     assert "anneal_func" in theirs.state_dict() and "anneal_func" not in ours.state_dict()
+
+
+def test_peak_defaults_to_the_optimizer_learning_rate():
+    scheduler, optimizer = _scheduler(CheckpointableOneCycleLR)
+    default, default_optimizer = _scheduler(lambda opt, eta_max, **kw: CheckpointableOneCycleLR(opt, **kw))
+    for _ in range(19):
+        for opt, sched in ((optimizer, scheduler), (default_optimizer, default)):
+            opt.step()
+            sched.step()
+        assert default_optimizer.get_lr()["lr"] == optimizer.get_lr()["lr"]
+
+
+CONFIGS = sorted(
+    p for p in (Path(__file__).resolve().parents[2] / "configs").glob("*/*.py") if p.parent.name != "_base_"
+)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_every_config_schedule_survives_a_weights_only_round_trip(config, tmp_path):
+    """A schedule whose state pickles anything but plain data would make the config's checkpoints unloadable."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from voxformer.registry import PARAM_SCHEDULERS
+
+    init_default_scope("voxformer")
+    cfg = Config.fromfile(str(config))
+    optimizer = OptimWrapper(torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=cfg.optim_wrapper.optimizer.lr))
+    states = []
+    for scheduler_cfg in cfg.param_scheduler:
+        scheduler_cfg = {"end": cfg.train_cfg.max_epochs, **scheduler_cfg}
+        states.append(
+            PARAM_SCHEDULERS.build(scheduler_cfg, default_args=dict(optimizer=optimizer, epoch_length=10)).state_dict()
+        )
+    torch.save({"param_schedulers": states}, tmp_path / "ck.pth")
+    assert len(load_checkpoint_file(tmp_path / "ck.pth")["param_schedulers"]) == len(cfg.param_scheduler)

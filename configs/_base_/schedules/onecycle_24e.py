@@ -9,13 +9,10 @@ optim_wrapper = dict(
 param_scheduler = [
     # pct_start 0.1, div 100 (DSVT Waymo); final LR = start / 1e4 (OpenPCDet's one-cycle default)
     dict(
-        type="CheckpointableOneCycleLR",
-        eta_max=lr,
+        type="CheckpointableOneCycleLR",  # peak = optimizer lr, end = max_epochs
         pct_start=0.1,
         div_factor=100,
         final_div_factor=1e4,
-        begin=0,
-        end=24,
         by_epoch=True,
         convert_to_iter_based=True,
     ),

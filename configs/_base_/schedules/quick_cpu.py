@@ -8,13 +8,10 @@ optim_wrapper = dict(
 )
 param_scheduler = [
     dict(
-        type="CheckpointableOneCycleLR",
-        eta_max=lr,
+        type="CheckpointableOneCycleLR",  # peak = optimizer lr, end = max_epochs
         pct_start=0.2,
         div_factor=10,
         final_div_factor=100,
-        begin=0,
-        end=max_epochs,
         by_epoch=True,
         convert_to_iter_based=True,
     ),
