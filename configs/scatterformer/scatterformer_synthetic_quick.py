@@ -25,6 +25,9 @@ model = dict(
         class_names={{_base_.class_names}},
         feature_stride=2,
         head_channels=32,
+        regression_radius=1,  # train the box branches at the 3 x 3 cells around each centre
+        with_heading_axis=True,  # (sin 2 yaw, cos 2 yaw) for a sharp box axis
+        code_weights=[1.0] * 10,
         test_cfg={{_base_.head_test_cfg}},
     ),
 )

@@ -56,36 +56,43 @@ def test_loss_without_objects_is_finite():
 
 def _perfect_outputs(head):
     """Head outputs that encode the ground truth exactly (logit +-12, codes at the centre cells)."""
+    branches = dict(reg=2, height=1, dim=3, rot=2, axis=2 * head.with_heading_axis)
     outputs = []
     for task in head.tasks:
         labels = [head._task_labels(task, labels) for labels in GT_LABELS]
-        t = assign_targets(GT_BOXES, labels, len(task), (32, 32), RANGE, VOXEL, head.feature_stride)
-        code = torch.zeros(2, 8, 32 * 32)
+        t = assign_targets(
+            GT_BOXES, labels, len(task), (32, 32), RANGE, VOXEL, head.feature_stride,
+            with_heading_axis=head.with_heading_axis,
+        )  # fmt: skip
+        code = torch.zeros(2, head.code_size, 32 * 32)
         code[t.batch, :, t.cell] = t.code
-        code = code.view(2, 8, 32, 32)
-        iou = torch.full((2, 1, 32, 32), 1.0)
-        outputs.append(
-            dict(
-                heatmap=torch.where(t.heatmap == 1, 12.0, -12.0),
-                reg=code[:, 0:2],
-                height=code[:, 2:3],
-                dim=code[:, 3:6],
-                rot=code[:, 6:8],
-                iou=iou,
-            )
-        )
+        maps = code.view(2, head.code_size, 32, 32).split(list(branches.values()), dim=1)
+        output = dict(heatmap=torch.where(t.heatmap == 1, 12.0, -12.0), iou=torch.full((2, 1, 32, 32), 1.0))
+        output.update({name: m for name, m in zip(branches, maps) if m.shape[1]})
+        outputs.append(output)
     return outputs
 
 
 @pytest.mark.parametrize("nms", [dict(type="rotate", iou_threshold=0.5), dict(type="circle", distance_threshold=1.0)])
-def test_predict_recovers_ground_truth(nms):
-    head = _head(test_cfg=dict(nms=nms, iou_rectifier=[0.5, 0.5, 0.5]))
+@pytest.mark.parametrize("with_heading_axis", [False, True])
+def test_predict_recovers_ground_truth(nms, with_heading_axis):
+    head = _head(test_cfg=dict(nms=nms, iou_rectifier=[0.5, 0.5, 0.5]), with_heading_axis=with_heading_axis)
     results = head.predict(_perfect_outputs(head))
     for result, boxes, labels in zip(results, GT_BOXES, GT_LABELS):
         assert len(result.bboxes_3d) == len(boxes)
         order = result.labels_3d.argsort()
         torch.testing.assert_close(result.bboxes_3d.tensor[order], boxes[labels.argsort()], rtol=1e-4, atol=1e-4)
         assert (result.scores_3d > 0.99).all()
+
+
+def test_heading_axis_branch_trains_and_sets_the_code_size():
+    head = _head(with_heading_axis=True)
+    outputs = head(torch.randn(2, 8, 32, 32))
+    assert outputs[0]["axis"].shape == (2, 2, 32, 32) and head.code_size == 10
+    head.loss(outputs, GT_BOXES, GT_LABELS)["loss_bbox_task0"].backward()
+    assert head.task_heads[0]["axis"][-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="code_weights needs 10"):
+        _head(with_heading_axis=True, code_weights=[1.0] * 8)
 
 
 def test_predict_score_threshold_and_nms_suppress_duplicates():

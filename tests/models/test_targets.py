@@ -91,3 +91,61 @@ def test_assign_targets_minimum_radius_and_velocity():
 def test_assign_targets_empty_batch():
     t = assign_targets([torch.zeros(0, 7)], [torch.zeros(0, dtype=torch.long)], 3, (8, 8), RANGE, VOXEL, 1)
     assert t.heatmap.sum() == 0 and t.code.shape == (0, 8)
+
+
+def test_regression_radius_supervises_the_square_around_each_centre():
+    boxes = _boxes()
+    boxes[1][1, 1] = 6.3  # centre in the map's last row: its square loses a row
+    labels = [torch.tensor([0, 1]), torch.tensor([0, 1])]
+    centre = assign_targets(boxes, labels, 2, (32, 32), RANGE, VOXEL, feature_stride=2)
+    dense = assign_targets(boxes, labels, 2, (32, 32), RANGE, VOXEL, feature_stride=2, regression_radius=1)
+    torch.testing.assert_close(dense.heatmap, centre.heatmap)  # the heatmap does not change
+    assert len(dense.cell) == 9 + 9 + 6  # three objects in the map
+    # every supervised cell decodes to its own object's box exactly
+    decoded = decode_codes(dense.code, dense.cell % 32, dense.cell // 32, RANGE, VOXEL, 2)
+    torch.testing.assert_close(decoded, dense.boxes[:, :7], rtol=1e-5, atol=1e-5)
+    for b, box in [(0, boxes[0][0]), (0, boxes[0][1]), (1, boxes[1][1])]:
+        mine = (dense.batch == b) & (dense.boxes[:, :7] == box).all(dim=1)
+        rows, cols = dense.cell[mine] // 32, dense.cell[mine] % 32
+        assert int(rows.max() - rows.min()) <= 2 and int(cols.max() - cols.min()) <= 2
+
+
+def test_regression_radius_gives_a_shared_cell_to_the_nearest_centre():
+    # two objects 2 cells apart along x: their 5 x 5 squares share three columns
+    boxes = [torch.tensor([[3.3, 1.1, -1.0, 0.8, 0.6, 1.7, 0.0], [4.1, 1.1, -1.0, 0.8, 0.6, 1.7, 1.0]])]
+    t = assign_targets(boxes, [torch.tensor([0, 0])], 1, (32, 32), RANGE, VOXEL, 2, regression_radius=2)
+    assert len(t.cell) == len(t.cell.unique())  # each cell supervised once
+    column = (t.cell % 32).float() + 0.5
+    x_centre = (torch.tensor([3.3, 4.1]) - RANGE[0]) / 0.4
+    nearest = (column[:, None] - x_centre).abs().argmin(dim=1)
+    assert torch.equal(t.boxes[:, 6], torch.tensor([0.0, 1.0])[nearest])
+
+
+@pytest.mark.parametrize("with_velocity", [False, True])
+def test_heading_axis_codes_decode_to_the_boxes(with_velocity):
+    yaws = torch.tensor([0.0, 0.4, math.pi / 2, -math.pi / 2 + 0.01, 3.1, -3.1, 2.0])
+    boxes = torch.zeros(len(yaws), 9)
+    boxes[:, 0] = torch.linspace(1.0, 11.0, len(yaws))
+    boxes[:, 3:6] = torch.tensor([4.0, 1.8, 1.5])
+    boxes[:, 6] = yaws
+    boxes[:, 7:9] = torch.tensor([1.5, -0.5])
+    boxes = boxes if with_velocity else boxes[:, :7]
+    t = assign_targets(
+        [boxes], [torch.zeros(len(yaws), dtype=torch.long)], 1, (32, 32), RANGE, VOXEL, 2,
+        with_velocity=with_velocity, with_heading_axis=True,
+    )  # fmt: skip
+    assert t.code.shape == (len(yaws), 10 + 2 * with_velocity)
+    torch.testing.assert_close(t.code[:, -2:], torch.stack([(2 * yaws).sin(), (2 * yaws).cos()], dim=1))
+    decoded = decode_codes(t.code, t.cell % 32, t.cell // 32, RANGE, VOXEL, 2, with_heading_axis=True)
+    torch.testing.assert_close(decoded, t.boxes, rtol=1e-5, atol=1e-5)
+
+
+def test_heading_axis_sets_the_angle_and_sin_cos_only_the_direction():
+    axis = 0.3
+    # a weak, blurred (sin, cos) pointing roughly backwards along the axis
+    code = torch.zeros(2, 10)
+    code[:, 6:8] = torch.tensor([[math.sin(axis + math.pi + 0.5), math.cos(axis + math.pi + 0.5)]]) * 0.1
+    code[1, 6:8] *= -1  # and one pointing roughly forwards
+    code[:, 8:10] = torch.tensor([math.sin(2 * axis), math.cos(2 * axis)])
+    yaw = decode_codes(code, torch.zeros(2), torch.zeros(2), RANGE, VOXEL, 2, with_heading_axis=True)[:, 6]
+    torch.testing.assert_close(yaw, torch.tensor([axis - math.pi, axis]))

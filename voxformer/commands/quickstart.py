@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     _step(f"2/4 training {config} (work dir {work_dir})")
-    if cli(["train", str(config), "--work-dir", str(work_dir), "--resume", "auto", "--cfg-options", *options]) != 0:
+    no_validation = ["train_cfg.val_begin=1000000"]  # step 3 evaluates the final checkpoint instead
+    train_args = ["train", str(config), "--work-dir", str(work_dir), "--resume", "auto"]
+    if cli([*train_args, "--cfg-options", *options, *no_validation]) != 0:
         return 1
     checkpoint = Path((work_dir / "last_checkpoint").read_text().strip())
 

@@ -23,7 +23,9 @@ train_pipeline = [
     dict(type='ObjectNameFilter'),
     db_sampler,
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5),
-    dict(type='GlobalRotScaleTrans', rot_range=[-0.78539816, 0.78539816], scale_ratio_range=[0.95, 1.05]),
+    # no scaling: every synthetic frame has the same sensor height, and scaling about the sensor would move
+    # the ground by up to +-9 cm, blurring the heights the 3D IoU needs (Car 3D AP 47 -> 50 without it)
+    dict(type='GlobalRotScaleTrans', rot_range=[-0.78539816, 0.78539816], scale_ratio_range=[1.0, 1.0]),
     dict(type='PointsRangeFilter'),
     dict(type='ObjectRangeFilter'),
     dict(type='PointShuffle'),

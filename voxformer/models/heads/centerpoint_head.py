@@ -2,11 +2,18 @@
 
 Channel layout of the regression outputs follows :mod:`voxformer.models.heads.targets`:
 ``reg`` (2: cell offset x, y), ``height`` (1: centre z), ``dim`` (3: log dx, dy, dz), ``rot`` (2: sin, cos),
-optional ``vel`` (2: vx, vy) and ``iou`` (1: predicted IoU mapped to [-1, 1]).
+optional ``vel`` (2: vx, vy), ``axis`` (2: sin 2 yaw, cos 2 yaw) and ``iou`` (1: predicted IoU mapped to
+[-1, 1]).
+
+Why the heading axis: a car seen from the side looks nearly the same both ways round, and an L1 fit of
+(sin, cos) to two opposite headings shrinks the vector towards zero, where its angle is noise. The axis
+code (sin 2 yaw, cos 2 yaw) is the same for both, so it stays sharp; the decoded yaw is the axis angle,
+turned by pi when (sin, cos) points the other way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -40,14 +47,21 @@ def decode_codes(
     point_cloud_range: Sequence[float],
     voxel_size: Sequence[float],
     feature_stride: int,
+    with_heading_axis: bool = False,
 ) -> torch.Tensor:
-    """Boxes (..., 7 or 9) from regression codes (..., 8 or 10) predicted at cells (column, row)."""
+    """Boxes (..., 7, or 9 with velocities) from regression codes (..., 8 [+2 velocity] [+2 axis])
+    predicted at cells (column, row)."""
     x = (column.to(code.dtype) + code[..., 0]) * voxel_size[0] * feature_stride + point_cloud_range[0]
     y = (row.to(code.dtype) + code[..., 1]) * voxel_size[1] * feature_stride + point_cloud_range[1]
     dims = code[..., 3:6].clamp(max=10.0).exp()
-    yaw = wrap_angle(torch.atan2(code[..., 6], code[..., 7]))
-    parts = [x[..., None], y[..., None], code[..., 2:3], dims, yaw[..., None]]
-    if code.shape[-1] >= 10:
+    sin, cos = code[..., 6], code[..., 7]
+    yaw = torch.atan2(sin, cos)
+    if with_heading_axis:
+        axis = 0.5 * torch.atan2(code[..., -2], code[..., -1])
+        backwards = axis.cos() * cos + axis.sin() * sin < 0
+        yaw = axis + math.pi * backwards.to(axis.dtype)
+    parts = [x[..., None], y[..., None], code[..., 2:3], dims, wrap_angle(yaw)[..., None]]
+    if code.shape[-1] - 2 * with_heading_axis >= 10:
         parts.append(code[..., 8:10])
     return torch.cat(parts, dim=-1)
 
@@ -77,8 +91,12 @@ class CenterHead(nn.Module):
         feature_stride: BEV stride of the input map in voxels (1 = one cell per voxel column).
         point_cloud_range, voxel_size: the detector's grid (injected by :class:`VoxelDetector`).
         with_velocity, with_iou: add the (vx, vy) and IoU branches.
+        with_heading_axis: add the (sin 2 yaw, cos 2 yaw) branch; yaw is decoded from it (module docstring).
         code_weights: weight of each regression code (8 or 10 numbers).
         loss_weights: ``heatmap``, ``bbox`` and ``iou`` multipliers.
+        min_overlap, min_radius: heatmap Gaussian radius (CornerNet overlap, smallest radius in cells).
+        regression_radius: r > 0 also trains the box and IoU branches at the (2r+1)^2 cells around each
+            centre (more regression samples per object; 0 = the centre cell only, as CenterPoint).
         test_cfg: decoding and NMS settings (see ``DEFAULT_TEST_CFG``); ``nms.iou_threshold`` (rotate) or
             ``nms.distance_threshold`` (circle, metres) may be one number or one per class;
             ``pre_max_size``/``post_max_size`` likewise; ``iou_rectifier`` (one alpha per class) rescales
@@ -99,10 +117,12 @@ class CenterHead(nn.Module):
         final_kernel: int = 3,
         with_velocity: bool = False,
         with_iou: bool = False,
+        with_heading_axis: bool = False,
         code_weights: Sequence[float] | None = None,
         loss_weights: dict | None = None,
         min_overlap: float = 0.1,
         min_radius: int = 2,
+        regression_radius: int = 0,
         test_cfg: dict | None = None,
     ):
         super().__init__()
@@ -116,7 +136,8 @@ class CenterHead(nn.Module):
         self.feature_stride = int(feature_stride)
         self.with_velocity = with_velocity
         self.with_iou = with_iou
-        self.code_size = 10 if with_velocity else 8
+        self.with_heading_axis = with_heading_axis
+        self.code_size = 8 + 2 * with_velocity + 2 * with_heading_axis
         weights = code_weights if code_weights is not None else [1.0] * self.code_size
         if len(weights) != self.code_size:
             raise ValueError(f"head.code_weights needs {self.code_size} numbers, got {len(weights)}")
@@ -124,6 +145,7 @@ class CenterHead(nn.Module):
         self.loss_weights = {"heatmap": 1.0, "bbox": 2.0, "iou": 1.0, **(loss_weights or {})}
         self.min_overlap = min_overlap
         self.min_radius = min_radius
+        self.regression_radius = int(regression_radius)
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         self._check_test_cfg()
         _, grid_y, grid_x = derive_sparse_shape(point_cloud_range, voxel_size)
@@ -137,6 +159,8 @@ class CenterHead(nn.Module):
         outputs = dict(reg=2, height=1, dim=3, rot=2)
         if with_velocity:
             outputs["vel"] = 2
+        if with_heading_axis:
+            outputs["axis"] = 2
         if with_iou:
             outputs["iou"] = 1
         self.task_heads = nn.ModuleList()
@@ -176,8 +200,12 @@ class CenterHead(nn.Module):
         return [{name: branch(shared) for name, branch in head.items()} for head in self.task_heads]
 
     def _code(self, output: dict[str, torch.Tensor]) -> torch.Tensor:
-        names = ["reg", "height", "dim", "rot"] + (["vel"] if self.with_velocity else [])
+        names = ["reg", "height", "dim", "rot"] + ["vel"] * self.with_velocity + ["axis"] * self.with_heading_axis
         return torch.cat([output[name] for name in names], dim=1)
+
+    def _decode(self, code: torch.Tensor, column: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        grid = (self.point_cloud_range, self.voxel_size, self.feature_stride)
+        return decode_codes(code, column, row, *grid, with_heading_axis=self.with_heading_axis)
 
     def _task_labels(self, task: list[str], labels: torch.Tensor) -> torch.Tensor:
         """Global labels -> index within ``task`` (-1 for classes of other tasks)."""
@@ -209,6 +237,8 @@ class CenterHead(nn.Module):
                 with_velocity=self.with_velocity,
                 min_overlap=self.min_overlap,
                 min_radius=self.min_radius,
+                regression_radius=self.regression_radius,
+                with_heading_axis=self.with_heading_axis,
             )
             losses[f"loss_heatmap_task{t}"] = self.loss_weights["heatmap"] * gaussian_focal_loss(
                 heatmap, targets.heatmap
@@ -221,9 +251,7 @@ class CenterHead(nn.Module):
                 iou_pred = output["iou"].flatten(2)[targets.batch, 0, targets.cell]
                 with torch.no_grad():
                     column, row = targets.cell % cols, targets.cell // cols
-                    boxes = decode_codes(
-                        code.detach(), column, row, self.point_cloud_range, self.voxel_size, self.feature_stride
-                    )
+                    boxes = self._decode(code.detach(), column, row)
                     iou = boxes_iou_aligned(boxes[:, :7], targets.boxes[:, :7], mode="3d")
                 iou_target = 2 * iou.clamp(0, 1) - 1
                 losses[f"loss_iou_task{t}"] = self.loss_weights["iou"] * weighted_l1_loss(
@@ -266,14 +294,7 @@ class CenterHead(nn.Module):
         label = index // (rows * cols)
         cell = index % (rows * cols)
         code = self._code(output).flatten(2).gather(2, cell[:, None, :].expand(-1, self.code_size, -1))
-        boxes = decode_codes(
-            code.transpose(1, 2),
-            cell % cols,
-            cell // cols,
-            self.point_cloud_range,
-            self.voxel_size,
-            self.feature_stride,
-        )
+        boxes = self._decode(code.transpose(1, 2), cell % cols, cell // cols)
         iou = None
         if self.with_iou:
             iou = ((output["iou"].flatten(2)[:, 0].gather(1, cell) + 1) / 2).clamp(0, 1)

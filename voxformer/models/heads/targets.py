@@ -4,8 +4,11 @@ BEV cell of a point (x, y): column = (x - x0) / (vx * stride), row = (y - y0) / 
 (x0, y0) is the point-cloud range's minimum corner, (vx, vy) the voxel size and ``stride`` the BEV
 feature stride in voxels. Heatmaps are (B, num_classes, H, W) with H rows along y and W columns along x.
 
-Regression code of an object (the head's channel order): offset of the centre inside its cell
-(dx_cell, dy_cell), centre z, log(dx, dy, dz), sin(yaw), cos(yaw), then (vx, vy) when velocities are used.
+Regression code of an object (the head's channel order): offset of the centre from the supervised
+cell's corner (dx_cell, dy_cell; in [0, 1) at the centre cell), centre z, log(dx, dy, dz), sin(yaw),
+cos(yaw), then (vx, vy) when velocities are used, then (sin 2 yaw, cos 2 yaw) with a heading axis.
+With ``regression_radius`` r > 0 every cell of the (2r+1)^2 square around the centre cell is supervised
+with the same box (its own offsets); a cell claimed by several objects goes to the nearest centre.
 """
 
 from __future__ import annotations
@@ -78,9 +81,10 @@ def draw_gaussians(
 class CenterTargets:
     """Targets of one task for a batch.
 
-    ``heatmap`` (B, num_classes, H, W); per object kept (N of them): ``batch`` (N,), ``cell`` (N,) flat
-    index row * W + column, ``label`` (N,) class index within the task, ``code`` (N, D) regression
-    target, ``boxes`` (N, 7+) the ground-truth boxes themselves.
+    ``heatmap`` (B, num_classes, H, W); per supervised cell (N of them; one per object when the
+    regression radius is 0): ``batch`` (N,), ``cell`` (N,) flat index row * W + column, ``label`` (N,)
+    class index within the task, ``code`` (N, D) regression target, ``boxes`` (N, 7+) the cell's
+    ground-truth box.
     """
 
     heatmap: torch.Tensor
@@ -102,6 +106,8 @@ def assign_targets(
     with_velocity: bool = False,
     min_overlap: float = 0.1,
     min_radius: int = 2,
+    regression_radius: int = 0,
+    with_heading_axis: bool = False,
 ) -> CenterTargets:
     """Heatmaps and regression targets of one task.
 
@@ -111,7 +117,7 @@ def assign_targets(
     rows, cols = grid_hw
     device = gt_boxes[0].device if len(gt_boxes) else torch.device("cpu")
     heatmap = torch.zeros(len(gt_boxes), num_classes, rows, cols, device=device)
-    code_size = 10 if with_velocity else 8
+    code_size = 8 + 2 * with_velocity + 2 * with_heading_axis
     boxes = torch.cat([b[:, :9] if with_velocity else b[:, :7] for b in gt_boxes], dim=0).float()
     if with_velocity and boxes.shape[1] < 9:
         raise ValueError("assign_targets: with_velocity needs boxes with (vx, vy) columns (box_dim >= 9)")
@@ -131,6 +137,8 @@ def assign_targets(
     radius = radius.floor().long().clamp(min=min_radius)
     draw_gaussians(heatmap, batch, labels, torch.stack([column, row], dim=1), radius)
 
+    obj, column, row = _regression_cells(batch, column, row, fx, fy, rows, cols, regression_radius)
+    boxes, labels, batch, fx, fy = boxes[obj], labels[obj], batch[obj], fx[obj], fy[obj]
     parts = [
         (fx - column).unsqueeze(1),
         (fy - row).unsqueeze(1),
@@ -141,5 +149,29 @@ def assign_targets(
     ]
     if with_velocity:
         parts.append(boxes[:, 7:9])
+    if with_heading_axis:
+        parts += [(2 * boxes[:, 6:7]).sin(), (2 * boxes[:, 6:7]).cos()]
     code = torch.cat(parts, dim=1) if len(boxes) else boxes.new_zeros(0, code_size)
     return CenterTargets(heatmap, batch, row * cols + column, labels, code, boxes)
+
+
+def _regression_cells(batch, column, row, fx, fy, rows: int, cols: int, radius: int):
+    """Supervised cells as (object index, column, row): the in-map cells of the (2r+1)^2 square around
+    each object's centre cell; a cell claimed twice keeps the object whose centre (fx, fy) is nearest."""
+    obj = torch.arange(len(batch), device=batch.device)
+    if radius == 0 or len(batch) == 0:
+        return obj, column, row
+    steps = torch.arange(-radius, radius + 1, device=batch.device)
+    dy, dx = (d.reshape(1, -1) for d in torch.meshgrid(steps, steps, indexing="ij"))
+    obj = obj[:, None].expand(-1, dx.shape[1])
+    column, row = column[:, None] + dx, row[:, None] + dy
+    inside = (column >= 0) & (column < cols) & (row >= 0) & (row < rows)
+    obj, column, row = obj[inside], column[inside], row[inside]
+    distance = (fx[obj] - column - 0.5) ** 2 + (fy[obj] - row - 0.5) ** 2
+    key = (batch[obj] * rows + row) * cols + column
+    by_distance = distance.argsort(stable=True)
+    order = by_distance[key[by_distance].argsort(stable=True)]
+    first = torch.ones_like(order, dtype=torch.bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    return obj[keep], column[keep], row[keep]
