@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - started) / 60
     print(f"\nquickstart finished in {minutes:.1f} min")
     for name in sorted(metrics):
-        if any(key in name for key in ("Car_3D", "Pedestrian_3D", "Cyclist_3D", "mAPH")):
+        if name.endswith(("_3d/moderate_R40", "_bev/moderate_R40", "LEVEL_2/mAPH")):
             print(f"  {name}: {metrics[name]:.2f}")
     print(f"checkpoint:  {checkpoint}")
     print(f"metrics:     {metrics_path}")
