@@ -92,7 +92,7 @@ class CenterHead(nn.Module):
         point_cloud_range, voxel_size: the detector's grid (injected by :class:`VoxelDetector`).
         with_velocity, with_iou: add the (vx, vy) and IoU branches.
         with_heading_axis: add the (sin 2 yaw, cos 2 yaw) branch; yaw is decoded from it (module docstring).
-        code_weights: weight of each regression code (8 or 10 numbers).
+        code_weights: weight of each regression code (8, plus 2 with velocities, plus 2 with the axis).
         loss_weights: ``heatmap``, ``bbox`` and ``iou`` multipliers.
         min_overlap, min_radius: heatmap Gaussian radius (CornerNet overlap, smallest radius in cells).
         regression_radius: r > 0 also trains the box and IoU branches at the (2r+1)^2 cells around each

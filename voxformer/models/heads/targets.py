@@ -53,21 +53,13 @@ def draw_gaussians(
     if batch.numel() == 0:
         return heatmap
     _, _, rows, cols = heatmap.shape
-    max_radius = int(radius.max())
-    steps = torch.arange(-max_radius, max_radius + 1, device=heatmap.device)
-    dy, dx = torch.meshgrid(steps, steps, indexing="ij")
-    dx, dy = dx.reshape(1, -1), dy.reshape(1, -1)
+    dx, dy, x, y, inside = _square_cells(center[:, 0], center[:, 1], int(radius.max()), rows, cols)
     sigma = (2 * radius.to(heatmap.dtype) + 1) / 6
     value = torch.exp(-(dx**2 + dy**2).to(heatmap.dtype) / (2 * sigma[:, None] ** 2))
-    x = center[:, :1] + dx
-    y = center[:, 1:] + dy
     keep = (
-        (dx.abs() <= radius[:, None])
+        inside
+        & (dx.abs() <= radius[:, None])
         & (dy.abs() <= radius[:, None])
-        & (x >= 0)
-        & (x < cols)
-        & (y >= 0)
-        & (y < rows)
         & (value > torch.finfo(heatmap.dtype).eps)
     )
     plane = (batch * heatmap.shape[1] + label)[:, None].expand_as(x)
@@ -161,12 +153,9 @@ def _regression_cells(batch, column, row, fx, fy, rows: int, cols: int, radius: 
     obj = torch.arange(len(batch), device=batch.device)
     if radius == 0 or len(batch) == 0:
         return obj, column, row
-    steps = torch.arange(-radius, radius + 1, device=batch.device)
-    dy, dx = (d.reshape(1, -1) for d in torch.meshgrid(steps, steps, indexing="ij"))
-    obj = obj[:, None].expand(-1, dx.shape[1])
-    column, row = column[:, None] + dx, row[:, None] + dy
-    inside = (column >= 0) & (column < cols) & (row >= 0) & (row < rows)
-    obj, column, row = obj[inside], column[inside], row[inside]
+    _, _, column, row, inside = _square_cells(column, row, radius, rows, cols)
+    obj = obj[:, None].expand_as(column)[inside]
+    column, row = column[inside], row[inside]
     distance = (fx[obj] - column - 0.5) ** 2 + (fy[obj] - row - 0.5) ** 2
     key = (batch[obj] * rows + row) * cols + column
     by_distance = distance.argsort(stable=True)
@@ -175,3 +164,13 @@ def _regression_cells(batch, column, row, fx, fy, rows: int, cols: int, radius: 
     first[1:] = key[order][1:] != key[order][:-1]
     keep = order[first]
     return obj[keep], column[keep], row[keep]
+
+
+def _square_cells(column: torch.Tensor, row: torch.Tensor, radius: int, rows: int, cols: int):
+    """The (2r+1)^2 cells around each of N cells: offsets ``dx``, ``dy`` (1, K), cells ``x``, ``y`` (N, K)
+    and ``inside`` (N, K), whether each lies in the rows x cols map."""
+    steps = torch.arange(-radius, radius + 1, device=column.device)
+    dy, dx = (d.reshape(1, -1) for d in torch.meshgrid(steps, steps, indexing="ij"))
+    x, y = column[:, None] + dx, row[:, None] + dy
+    inside = (x >= 0) & (x < cols) & (y >= 0) & (y < rows)
+    return dx, dy, x, y, inside
