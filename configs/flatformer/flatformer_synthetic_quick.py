@@ -8,7 +8,8 @@ width = 64
 
 model = dict(
     data_preprocessor=dict(voxel_size=voxel_size, point_cloud_range=point_cloud_range),
-    voxel_encoder=dict(in_channels=4, feat_channels=[width]),  # x, y, z, intensity; one PointNet layer
+    # x, y, z, intensity; one PointNet layer
+    voxel_encoder=dict(in_channels=4, feat_channels=[width], normalize_inputs=True),
     backbone3d=dict(in_channels=width, channels=width, num_heads=4, ffn_channels=2 * width, blocks=1, group_size=64),
     bev_backbone=dict(in_channels=width, layer_nums=[1, 1], layer_strides=[2, 2], num_filters=[64, 128]),
     bev_neck=dict(in_channels=[64, 128], out_channels=[64, 64], upsample_strides=[1, 2]),

@@ -8,7 +8,8 @@ width = 64
 
 model = dict(
     data_preprocessor=dict(voxel_size=voxel_size, point_cloud_range=point_cloud_range),
-    voxel_encoder=dict(in_channels=4, feat_channels=[32]),  # x, y, z, intensity; one PointNet layer
+    # x, y, z, intensity; one PointNet layer
+    voxel_encoder=dict(in_channels=4, feat_channels=[32], normalize_inputs=True),
     backbone3d=dict(
         in_channels=32,
         channels=width,

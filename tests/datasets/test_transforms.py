@@ -15,6 +15,7 @@ from voxformer.datasets.transforms import (
     PointsRangeFilter,
     RandomFlip3D,
 )
+from voxformer.datasets.transforms.gt_sampling import ground_heights
 from voxformer.structures import Boxes3D
 
 BOXES = np.array([[10, 5, -1, 4, 2, 1.5, 0.3], [-20, -8, -1, 0.8, 0.6, 1.7, -2.0], [30, 20, -0.8, 1.8, 0.6, 1.7, 1.2]])
@@ -137,6 +138,64 @@ def test_gt_sampling_never_overlaps(database):
         assert [(owner == j).sum() for j in range(len(boxes) - 3)] == [20] * (len(boxes) - 3)  # pasted points in place
         pasted += len(boxes) - 3
     assert pasted > 20
+
+
+def _ground_scene(ground_z, spacing=0.25, half=20.0):
+    """A flat ground grid at ``ground_z`` with a 2 m wall along x = 5 (4 columns)."""
+    axis = torch.arange(-half, half, spacing)
+    grid = torch.cartesian_prod(axis, axis)
+    ground = torch.cat([grid, torch.full((len(grid), 1), ground_z)], 1)
+    wall_y, wall_z = torch.meshgrid(torch.arange(-half, half, spacing), torch.arange(0, 2, spacing), indexing="ij")
+    wall = torch.stack([torch.full((wall_y.numel(),), 5.0), wall_y.flatten(), ground_z + wall_z.flatten()], 1)
+    return torch.cat([ground, wall])
+
+
+def test_ground_heights_reads_the_ground_in_a_ring_around_each_box():
+    points = _ground_scene(-1.9)
+    boxes = torch.tensor([[0, 0, -1, 4, 2, 1.5, 0.3], [5.5, 0, 3, 0.8, 0.6, 1.7, 0], [60, 0, -1, 4, 2, 1.5, 0]])
+    heights = ground_heights(points, boxes)
+    assert torch.allclose(heights[:2], torch.tensor([-1.9, -1.9]))  # the wall beside box 1 does not lift it
+    assert torch.isnan(heights[2])  # no point within its ring
+    assert torch.isnan(ground_heights(points[:0], boxes)).all()
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_gt_sampling_stands_objects_on_this_frames_ground(database, align):
+    sampler = ObjectSample("dbinfos.pkl", {"Car": 8, "Pedestrian": 6}, align_to_ground=align)
+    np.random.seed(0)
+    ground = _ground_scene(-2.1)
+    results = {
+        "points": torch.cat([ground, torch.full((len(ground), 1), 0.5)], 1),
+        "gt_bboxes_3d": Boxes3D(torch.zeros(0, 7)),
+        "gt_labels_3d": np.zeros(0, np.int64),
+        "point_cloud_range": [-20, -20, -3, 20, 20, 1],
+        "data_root": str(database),
+    }
+    out = sampler(results)
+    boxes = out["gt_bboxes_3d"].tensor
+    assert len(boxes) > 4
+    bottoms = boxes[:, 2] - boxes[:, 5] / 2  # database objects stand on z = -1 - h / 2
+    expected = torch.full_like(bottoms, -2.1) if align else -1 - boxes[:, 5] / 2
+    assert torch.allclose(bottoms, expected, atol=1e-5)
+    owner = points_in_boxes(out["points"][:, :3], boxes).numpy()
+    assert [(owner == j).sum() for j in range(len(boxes))] == [20] * len(boxes)  # the points moved with the box
+
+
+def test_gt_sampling_fills_the_range_only(database):
+    """Only objects in the range count: the frame's pedestrian at (-20, -8) lies outside, its car inside."""
+    sampler = ObjectSample("dbinfos.pkl", {"Car": 4, "Pedestrian": 3}, classes=["Car", "Pedestrian", "Cyclist"])
+    np.random.seed(0)
+    pasted_pedestrians = []
+    for seed in range(5):
+        results, _ = _results(seed)
+        results["point_cloud_range"] = [-12, -12, -3, 12, 12, 1]
+        results["data_root"] = str(database)
+        out = sampler(results)
+        boxes, labels = out["gt_bboxes_3d"].tensor[3:], out["gt_labels_3d"][3:]
+        assert len(boxes) > 0 and (boxes[:, :2].abs() < 12).all()
+        assert (labels == 0).sum() <= 3  # 4 cars in the range, one of them the frame's own
+        pasted_pedestrians.append(int((labels == 1).sum()))
+    assert max(pasted_pedestrians) == 3
 
 
 def test_pack_gives_points_and_a_sample():

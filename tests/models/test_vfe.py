@@ -17,14 +17,18 @@ def _points(rng, n=200):
     return torch.cat([xyz, torch.rand(n, 1, generator=rng)], dim=1)
 
 
-def _loop_reference(vfe, points, point_to_voxel, coords):
+def _loop_reference(vfe, points, point_to_voxel, coords, normalize=False):
     """The same encoder written voxel by voxel."""
+    low, high, voxel = torch.tensor(RANGE[:3]), torch.tensor(RANGE[3:]), torch.tensor(VOXEL)
     out = []
     for v in range(coords.shape[0]):
         p = points[point_to_voxel == v]
         z, y, x = coords[v, 1:].tolist()
-        centre = torch.tensor([x + 0.5, y + 0.5, z + 0.5]) * torch.tensor(VOXEL) + torch.tensor(RANGE[:3])
-        features = torch.cat([p, p[:, :3] - p[:, :3].mean(0), p[:, :3] - centre], dim=1)
+        centre = torch.tensor([x + 0.5, y + 0.5, z + 0.5]) * voxel + low
+        xyz, offsets = p[:, :3], torch.cat([p[:, :3] - p[:, :3].mean(0), p[:, :3] - centre], dim=1)
+        if normalize:  # positions to [-1, 1] over the range, offsets in voxel sizes
+            xyz, offsets = (xyz - (low + high) / 2) / ((high - low) / 2), offsets / voxel.repeat(2)
+        features = torch.cat([xyz, p[:, 3:], offsets], dim=1)
         for layer in vfe.layers:
             h = layer(features)
             pooled = h.max(0).values
@@ -33,14 +37,16 @@ def _loop_reference(vfe, points, point_to_voxel, coords):
     return torch.stack(out)
 
 
-def test_dynamic_vfe_matches_per_voxel_loop(rng):
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dynamic_vfe_matches_per_voxel_loop(rng, normalize):
     points = [_points(rng), _points(rng, 50)]
     result = voxelize(points, VOXEL, RANGE)
-    vfe = DynamicVFE(4, [8, 6], VOXEL, RANGE)
+    vfe = DynamicVFE(4, [8, 6], VOXEL, RANGE, normalize_inputs=normalize)
+    assert (vfe.layers[0][0].bias is not None) == normalize
     all_points = torch.cat(points)
     voxels = vfe(all_points, result.point_to_voxel, result.coords, 2)
     assert voxels.features.shape == (len(result.coords), 6) and voxels.sparse_shape == (4, 8, 8)
-    expected = _loop_reference(vfe, all_points, result.point_to_voxel, result.coords)
+    expected = _loop_reference(vfe, all_points, result.point_to_voxel, result.coords, normalize)
     torch.testing.assert_close(voxels.features, expected, rtol=1e-5, atol=1e-5)
     voxels.features.sum().backward()
     assert all(p.grad is not None for p in vfe.parameters())

@@ -15,7 +15,8 @@ db_sampler = dict(
     sample_groups=dict(Car=15, Pedestrian=10, Cyclist=10),
     classes=class_names,
     min_points=5,
-    num_features=4)
+    num_features=4,
+    align_to_ground=True)  # the synthetic ground has slopes and bumps
 
 train_pipeline = [
     dict(type='LoadPointsFromFile'),

@@ -1,6 +1,6 @@
 # A short one-cycle AdamW schedule for the synthetic quick configs (minutes on 2 CPU cores).
 lr = 0.004
-max_epochs = 6  # ~17 min for 320 training frames at batch 2 on 2 CPU cores (~1 s per iteration)
+max_epochs = 5  # ~14 min for 320 training frames at batch 2 on 2 CPU cores (~1 s per iteration)
 optim_wrapper = dict(
     type="OptimWrapper",
     optimizer=dict(type="AdamW", lr=lr, betas=(0.9, 0.99), weight_decay=0.01),

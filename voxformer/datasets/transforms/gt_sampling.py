@@ -1,11 +1,16 @@
 """GT sampling (copy-paste, REFERENCES §2.3): paste objects of the GT database into a frame.
 
-Per class, up to ``sample_groups[class]`` objects in total: the frame's own boxes count, the rest
-are drawn at random from the database entries with at least ``min_points`` points (and a
-difficulty in ``difficulties`` when given). A candidate is kept only if its rotated bird's-eye-view
-IoU (``voxformer.ops.boxes_iou_bev``) with every box already in the frame, and with every
-candidate kept before it, is zero. Scene points inside kept boxes are removed, then the object's
-points (stored relative to the box centre) are pasted at the box.
+Per class, up to ``sample_groups[class]`` objects in total inside the point-cloud range (the
+transform's or the dataset's; the whole frame when neither gives one): the frame's own boxes there
+count, the rest are drawn at random from the database entries centred there with at least
+``min_points`` points (and a difficulty in ``difficulties`` when given). A candidate is kept only if
+its rotated bird's-eye-view IoU (``voxformer.ops.boxes_iou_bev``) with every box already in the
+frame, and with every candidate kept before it, is zero. With ``align_to_ground`` each kept box is
+first moved up or down, by at most ``max_ground_shift`` metres (more means the ring saw no ground), to
+stand on this frame's ground (:func:`ground_heights`), as objects keep the position they had in their
+own frame, where the ground may lie higher or lower. Scene points inside
+kept boxes are removed, then the object's points (stored relative to the box centre) are pasted at
+the box.
 """
 
 from __future__ import annotations
@@ -17,10 +22,30 @@ import torch
 
 from voxformer.datasets.infos import load_pickle
 from voxformer.datasets.io import read_points
-from voxformer.datasets.transforms.base import RandomTransform
+from voxformer.datasets.transforms.base import RandomTransform, range_of
 from voxformer.ops import boxes_iou_bev, points_in_boxes
 from voxformer.registry import TRANSFORMS
 from voxformer.structures import Boxes3D
+
+
+def ground_heights(
+    points: torch.Tensor, boxes: torch.Tensor, ring: float = 2.0, quantile: float = 0.05, min_points: int = 10
+) -> torch.Tensor:
+    """(K,) ground height around each of ``boxes`` (K, 7+): the ``quantile`` of the z of ``points``
+    (N, 3+) whose bird's-eye-view distance to the box centre lies between the box's half diagonal and
+    that plus ``ring`` metres (a low quantile, so walls, poles and other objects there do not lift it);
+    NaN where fewer than ``min_points`` points lie in that ring."""
+    heights = torch.full((len(boxes),), float("nan"))
+    if len(points) == 0:
+        return heights
+    distance = torch.cdist(boxes[:, :2].float(), points[:, :2].float())  # (K, N)
+    inner = torch.linalg.vector_norm(boxes[:, 3:5].float(), dim=1, keepdim=True) / 2
+    in_ring = (distance > inner) & (distance < inner + ring)
+    for k in range(len(boxes)):
+        z = points[in_ring[k], 2]
+        if len(z) >= min_points:
+            heights[k] = torch.quantile(z.float(), quantile)
+    return heights
 
 
 @TRANSFORMS.register_module()
@@ -28,7 +53,10 @@ class ObjectSample(RandomTransform):
     """Args: ``db_info_path`` (relative to the data root unless absolute), ``sample_groups``
     {class: total count}, ``classes`` (label order, default the keys of ``sample_groups``),
     ``min_points`` (int or {class: int}), ``difficulties`` (allowed levels or None), ``num_features``
-    (per point in the database files), ``data_root`` (default the dataset's)."""
+    (per point in the database files), ``data_root`` (default the dataset's), ``align_to_ground``
+    (stand pasted objects on this frame's ground; for scenes whose ground is not flat),
+    ``max_ground_shift`` (metres),
+    ``point_cloud_range`` (default the dataset's)."""
 
     def __init__(
         self,
@@ -39,6 +67,9 @@ class ObjectSample(RandomTransform):
         difficulties=None,
         num_features: int = 4,
         data_root: str | None = None,
+        align_to_ground: bool = False,
+        max_ground_shift: float = 0.5,
+        point_cloud_range=None,
     ):
         self.db_info_path = db_info_path
         self.sample_groups = dict(sample_groups)
@@ -47,6 +78,10 @@ class ObjectSample(RandomTransform):
         self.difficulties = None if difficulties is None else set(difficulties)
         self.num_features = num_features
         self.data_root = data_root
+        self.align_to_ground = align_to_ground
+        self.max_ground_shift = max_ground_shift
+        self.point_cloud_range = point_cloud_range
+        self._range: tuple[float, float, float, float] | None = None
         self._pools: dict[str, list[dict]] | None = None
         self._root: Path | None = None
 
@@ -55,6 +90,9 @@ class ObjectSample(RandomTransform):
         path = Path(self.db_info_path)
         path = path if path.is_absolute() else root / path
         database = load_pickle(path)
+        if self.point_cloud_range is not None or results.get("point_cloud_range") is not None:
+            x0, y0, _, x1, y1, _ = range_of(self.point_cloud_range, results, "ObjectSample")
+            self._range = (x0, y0, x1, y1)
         self._pools = {}
         for name in self.sample_groups:
             threshold = self.min_points[name] if isinstance(self.min_points, dict) else self.min_points
@@ -63,16 +101,25 @@ class ObjectSample(RandomTransform):
                 for entry in database.get(name, [])
                 if entry["num_points_in_gt"] >= threshold
                 and (self.difficulties is None or entry["difficulty"] in self.difficulties)
+                and self._in_range(np.asarray(entry["box3d_lidar"], np.float64)[None])[0]
             ]
         self._root = root
+
+    def _in_range(self, boxes: np.ndarray) -> np.ndarray:
+        """(K,) bool: the bird's-eye-view centre of each box lies in the range (all True without one)."""
+        if self._range is None:
+            return np.ones(len(boxes), dtype=bool)
+        x0, y0, x1, y1 = self._range
+        return (boxes[:, 0] >= x0) & (boxes[:, 0] < x1) & (boxes[:, 1] >= y0) & (boxes[:, 1] < y1)
 
     def _draw(self, boxes: torch.Tensor, labels: np.ndarray) -> list[dict]:
         """Database entries to paste, chosen without overlap with ``boxes`` or each other."""
         candidates = []
+        own_in_range = labels[self._in_range(boxes.numpy())]
         for name, total in self.sample_groups.items():
             pool = self._pools[name]
             label = self.classes.index(name)
-            wanted = min(int(total) - int((labels == label).sum()), len(pool))
+            wanted = min(int(total) - int((own_in_range == label).sum()), len(pool))
             if wanted > 0:
                 candidates += [pool[i] for i in np.random.choice(len(pool), wanted, replace=False)]
         if not candidates:
@@ -105,6 +152,10 @@ class ObjectSample(RandomTransform):
             row[: len(values)] = values
         new_boxes_t = torch.from_numpy(new_boxes)
         points = results["points"]
+        if self.align_to_ground:
+            shift = ground_heights(points, new_boxes_t) + new_boxes_t[:, 5] / 2 - new_boxes_t[:, 2]
+            trusted = shift.abs() <= self.max_ground_shift  # False for NaN
+            new_boxes_t[trusted, 2] += shift[trusted]  # also moves new_boxes, whose rows place the points
         inside = points_in_boxes(points[:, :3], new_boxes_t)
         pasted = []
         for row, entry in zip(new_boxes, chosen):

@@ -27,6 +27,10 @@ class DynamicVFE(nn.Module):
         feat_channels: widths of the point MLP layers.
         voxel_size, point_cloud_range: the grid (injected by :class:`VoxelDetector`).
         with_cluster_center, with_voxel_center: add the point-to-mean / point-to-centre offsets (3 each).
+        normalize_inputs: scale the point features to about [-1, 1] (positions about the range's centre by
+            its half extent, offsets by the voxel size) and give the first layer a bias. Without it the first
+            layer is bias-free, and a LayerNorm after a bias-free linear map sees only the direction of each
+            point's feature vector, not its length, so absolute heights blur with range.
     """
 
     def __init__(
@@ -37,13 +41,18 @@ class DynamicVFE(nn.Module):
         point_cloud_range: Sequence[float],
         with_cluster_center: bool = True,
         with_voxel_center: bool = True,
+        normalize_inputs: bool = False,
     ):
         super().__init__()
         if not feat_channels:
             raise ValueError("voxel_encoder.feat_channels must name at least one layer width")
         self.sparse_shape = derive_sparse_shape(point_cloud_range, voxel_size)
         self.register_buffer("voxel_size", torch.tensor(voxel_size, dtype=torch.float32), persistent=False)
-        self.register_buffer("range_min", torch.tensor(point_cloud_range[:3], dtype=torch.float32), persistent=False)
+        low, high = torch.tensor(point_cloud_range, dtype=torch.float32).view(2, 3)
+        self.register_buffer("range_min", low, persistent=False)
+        self.register_buffer("range_centre", (low + high) / 2, persistent=False)
+        self.register_buffer("range_half_extent", (high - low) / 2, persistent=False)
+        self.normalize_inputs = normalize_inputs
         self.with_cluster_center = with_cluster_center
         self.with_voxel_center = with_voxel_center
         self.in_channels = in_channels
@@ -51,7 +60,8 @@ class DynamicVFE(nn.Module):
         self.layers = nn.ModuleList()
         for i, width in enumerate(feat_channels):
             layer_in = channels if i == 0 else 2 * feat_channels[i - 1]
-            self.layers.append(nn.Sequential(nn.Linear(layer_in, width, bias=False), nn.LayerNorm(width), nn.ReLU()))
+            linear = nn.Linear(layer_in, width, bias=normalize_inputs and i == 0)
+            self.layers.append(nn.Sequential(linear, nn.LayerNorm(width), nn.ReLU()))
         self.out_channels = feat_channels[-1]
 
     def forward(
@@ -66,15 +76,18 @@ class DynamicVFE(nn.Module):
         kept = point_to_voxel >= 0
         points, voxel = points[kept], point_to_voxel[kept]
         num_voxels = coords.shape[0]
-        parts = [points]
         xyz = points[:, :3]
+        offsets = []
         if self.with_cluster_center:
             mean = segment_reduce(xyz, voxel, num_segments=num_voxels, reduce="mean")
-            parts.append(xyz - mean[voxel])
+            offsets.append(xyz - mean[voxel])
         if self.with_voxel_center:
             centre = (coords[:, [3, 2, 1]].to(xyz.dtype) + 0.5) * self.voxel_size + self.range_min
-            parts.append(xyz - centre[voxel])
-        features = torch.cat(parts, dim=1)
+            offsets.append(xyz - centre[voxel])
+        if self.normalize_inputs:
+            xyz = (xyz - self.range_centre) / self.range_half_extent
+            offsets = [offset / self.voxel_size for offset in offsets]
+        features = torch.cat([xyz, points[:, 3:], *offsets], dim=1)
         for i, layer in enumerate(self.layers):
             point_features = layer(features)
             voxel_features = segment_reduce(point_features, voxel, num_segments=num_voxels, reduce="max")
