@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from voxformer.engine.safe_checkpoint import load_checkpoint_file
+
 from .conftest import CONFIG, data_options
 
 pytestmark = pytest.mark.slow
@@ -50,7 +52,7 @@ def test_two_ranks_end_with_equal_weights(synthetic_root, tmp_path):
     rank0 = torch.load(work_dir / "weights_rank0.pth", weights_only=True)
     rank1 = torch.load(work_dir / "weights_rank1.pth", weights_only=True)
     assert rank0.keys() == rank1.keys()
-    checkpoint = torch.load(work_dir / "epoch_2.pth", weights_only=False)  # our own file
+    checkpoint = load_checkpoint_file(work_dir / "epoch_2.pth")
     assert checkpoint["meta"]["iter"] == 2  # 4 frames, 2 ranks x batch 2: one step per epoch
     for key in rank0:
         torch.testing.assert_close(rank0[key], checkpoint["state_dict"][key], rtol=0, atol=0, msg=key)

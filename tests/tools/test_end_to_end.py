@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import open3d as o3d
 import pytest
-import torch
 
 from voxformer.cli import main
 from voxformer.datasets.infos import load_infos
+from voxformer.engine.safe_checkpoint import load_checkpoint_file
 
 from .conftest import CONFIG
 
@@ -30,7 +30,7 @@ def test_resume_auto_continues_from_the_last_checkpoint(trained, tmp_path, capsy
     shutil.copytree(work_dir, resumed)
     options = [o for o in options if not o.startswith("train_cfg.max_epochs")] + ["train_cfg.max_epochs=2"]
     assert main(["train", CONFIG, "--work-dir", str(resumed), "--resume", "auto", "--cfg-options", *options]) == 0
-    checkpoint = torch.load(resumed / "epoch_2.pth", weights_only=False, map_location="cpu")  # our own file
+    checkpoint = load_checkpoint_file(resumed / "epoch_2.pth")
     assert checkpoint["meta"]["epoch"] == 2 and checkpoint["meta"]["iter"] == 4  # 2 iterations per epoch
 
 
