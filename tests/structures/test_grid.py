@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
+import torch
 
-from voxformer.structures import check_window_fits, derive_sparse_shape
+from voxformer.structures import check_window_fits, derive_sparse_shape, in_bev_range
 
 
 @pytest.mark.parametrize(
@@ -34,3 +36,11 @@ def test_window_must_fit_grid():
     check_window_fits((1, 468, 468), (1, 12, 12))
     with pytest.raises(ValueError, match="window_shape .* does not fit"):
         check_window_fits((1, 10, 468), (1, 12, 12))
+
+
+@pytest.mark.parametrize("to_array", [np.asarray, torch.tensor])
+def test_in_bev_range_is_half_open_in_x_and_y_and_ignores_z(to_array):
+    centres = to_array([[0.0, 0.0, 50.0], [-10.0, -5.0, 0.0], [10.0, 0.0, 0.0], [0.0, 5.0, 0.0], [-10.1, 0.0, 0.0]])
+    keep = in_bev_range(centres, [-10, -5, -3, 10, 5, 1])
+    assert type(keep) is type(centres)
+    assert keep.tolist() == [True, True, False, False, False]

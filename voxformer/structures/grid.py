@@ -1,4 +1,4 @@
-"""Grid geometry derived from a config: never type a sparse shape by hand."""
+"""Grid geometry derived from a config: never type a sparse shape by hand; the range's bird's-eye view."""
 
 from __future__ import annotations
 
@@ -48,3 +48,11 @@ def check_window_fits(sparse_shape: Sequence[int], window_shape: Sequence[int], 
                 f"{key} {list(window_shape)} does not fit sparse_shape {list(sparse_shape)}: "
                 f"{axis} window {w} must be between 1 and {s}"
             )
+
+
+def in_bev_range(centres, point_cloud_range: Sequence[float]):
+    """(N,) bool (NumPy array or tensor, as ``centres``): x0 <= x < x1 and y0 <= y < y1 for the first two
+    columns of ``centres`` (N, 2+) and ``point_cloud_range`` (x0, y0, z0, x1, y1, z1)."""
+    x0, y0, _, x1, y1, _ = point_cloud_range
+    x, y = centres[:, 0], centres[:, 1]
+    return (x >= x0) & (x < x1) & (y >= y0) & (y < y1)

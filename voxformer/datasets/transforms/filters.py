@@ -7,6 +7,7 @@ import torch
 
 from voxformer.datasets.transforms.base import Transform, range_of
 from voxformer.registry import TRANSFORMS
+from voxformer.structures import in_bev_range
 
 
 def _keep_boxes(results: dict, keep: np.ndarray) -> None:
@@ -40,10 +41,8 @@ class ObjectRangeFilter(Transform):
         self.point_cloud_range = point_cloud_range
 
     def transform(self, results: dict) -> dict:
-        x0, y0, _, x1, y1, _ = range_of(self.point_cloud_range, results, "ObjectRangeFilter")
-        centre = results["gt_bboxes_3d"].center.numpy()
-        keep = (centre[:, 0] >= x0) & (centre[:, 0] < x1) & (centre[:, 1] >= y0) & (centre[:, 1] < y1)
-        _keep_boxes(results, keep)
+        bev_range = range_of(self.point_cloud_range, results, "ObjectRangeFilter")
+        _keep_boxes(results, in_bev_range(results["gt_bboxes_3d"].center.numpy(), bev_range))
         return results
 
 

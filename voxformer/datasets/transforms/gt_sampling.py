@@ -8,9 +8,8 @@ its rotated bird's-eye-view IoU (``voxformer.ops.boxes_iou_bev``) with every box
 frame, and with every candidate kept before it, is zero. With ``align_to_ground`` each kept box is
 first moved up or down, by at most ``max_ground_shift`` metres (more means the ring saw no ground), to
 stand on this frame's ground (:func:`ground_heights`), as objects keep the position they had in their
-own frame, where the ground may lie higher or lower. Scene points inside
-kept boxes are removed, then the object's points (stored relative to the box centre) are pasted at
-the box.
+own frame, where the ground may lie higher or lower. Scene points inside kept boxes are removed,
+then the object's points (stored relative to the box centre) are pasted at the box.
 """
 
 from __future__ import annotations
@@ -22,10 +21,10 @@ import torch
 
 from voxformer.datasets.infos import load_pickle
 from voxformer.datasets.io import read_points
-from voxformer.datasets.transforms.base import RandomTransform, range_of
+from voxformer.datasets.transforms.base import RandomTransform
 from voxformer.ops import boxes_iou_bev, points_in_boxes
 from voxformer.registry import TRANSFORMS
-from voxformer.structures import Boxes3D
+from voxformer.structures import Boxes3D, in_bev_range
 
 
 def ground_heights(
@@ -55,8 +54,7 @@ class ObjectSample(RandomTransform):
     ``min_points`` (int or {class: int}), ``difficulties`` (allowed levels or None), ``num_features``
     (per point in the database files), ``data_root`` (default the dataset's), ``align_to_ground``
     (stand pasted objects on this frame's ground; for scenes whose ground is not flat),
-    ``max_ground_shift`` (metres),
-    ``point_cloud_range`` (default the dataset's)."""
+    ``max_ground_shift`` (metres), ``point_cloud_range`` (default the dataset's)."""
 
     def __init__(
         self,
@@ -81,7 +79,7 @@ class ObjectSample(RandomTransform):
         self.align_to_ground = align_to_ground
         self.max_ground_shift = max_ground_shift
         self.point_cloud_range = point_cloud_range
-        self._range: tuple[float, float, float, float] | None = None
+        self._range = None  # the range in use, set on the first frame
         self._pools: dict[str, list[dict]] | None = None
         self._root: Path | None = None
 
@@ -90,9 +88,7 @@ class ObjectSample(RandomTransform):
         path = Path(self.db_info_path)
         path = path if path.is_absolute() else root / path
         database = load_pickle(path)
-        if self.point_cloud_range is not None or results.get("point_cloud_range") is not None:
-            x0, y0, _, x1, y1, _ = range_of(self.point_cloud_range, results, "ObjectSample")
-            self._range = (x0, y0, x1, y1)
+        self._range = self.point_cloud_range if self.point_cloud_range is not None else results.get("point_cloud_range")
         self._pools = {}
         for name in self.sample_groups:
             threshold = self.min_points[name] if isinstance(self.min_points, dict) else self.min_points
@@ -107,10 +103,7 @@ class ObjectSample(RandomTransform):
 
     def _in_range(self, boxes: np.ndarray) -> np.ndarray:
         """(K,) bool: the bird's-eye-view centre of each box lies in the range (all True without one)."""
-        if self._range is None:
-            return np.ones(len(boxes), dtype=bool)
-        x0, y0, x1, y1 = self._range
-        return (boxes[:, 0] >= x0) & (boxes[:, 0] < x1) & (boxes[:, 1] >= y0) & (boxes[:, 1] < y1)
+        return np.ones(len(boxes), dtype=bool) if self._range is None else in_bev_range(boxes, self._range)
 
     def _draw(self, boxes: torch.Tensor, labels: np.ndarray) -> list[dict]:
         """Database entries to paste, chosen without overlap with ``boxes`` or each other."""

@@ -18,6 +18,8 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from voxformer.structures import in_bev_range
+
 OTHER_CLASS = "Other"
 
 
@@ -99,9 +101,7 @@ class DetectionMetric(BaseMetric):
         """Keep the boxes (and their per-box fields) whose BEV centre lies in ``point_cloud_range``."""
         if self.point_cloud_range is None:
             return boxes_and_fields
-        x0, y0, _, x1, y1, _ = self.point_cloud_range
-        centres = boxes_and_fields["boxes"]
-        keep = (centres[:, 0] >= x0) & (centres[:, 0] < x1) & (centres[:, 1] >= y0) & (centres[:, 1] < y1)
+        keep = in_bev_range(boxes_and_fields["boxes"], self.point_cloud_range)
         count = len(keep)
         return {
             key: value[keep] if isinstance(value, np.ndarray) and value.ndim and len(value) == count else value
