@@ -17,6 +17,7 @@ from .boxes import (
     nms_rotated,
     points_in_boxes,
 )
+from .grid import decode_voxel_keys, derive_sparse_shape, encode_voxel_keys
 from .partition import FlatGroups, SetPartition, WindowPartition, dsvt_sets, flat_groups, window_partition
 from .segment import segment_reduce
 from .serialization import Serialization, serialize
@@ -36,7 +37,10 @@ __all__ = [
     "boxes_iou_bev",
     "circle_nms",
     "count_points_in_boxes",
+    "decode_voxel_keys",
+    "derive_sparse_shape",
     "dsvt_sets",
+    "encode_voxel_keys",
     "flat_groups",
     "gather_from_bev",
     "nms_rotated",

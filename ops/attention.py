@@ -201,26 +201,22 @@ def _linear_triton(*args):
     return linear_attention_triton(*args)
 
 
+TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 VARLEN_BACKENDS = (
-    Backend("triton", _varlen_triton, devices=("cuda",)),
-    Backend("torch", _varlen_torch),
-    Backend("reference", varlen_attention_reference),
+    Backend.triton(_varlen_triton, dtypes=TRITON_DTYPES),
+    Backend.vectorized(_varlen_torch),
+    Backend.reference(varlen_attention_reference),
 )
 SET_BACKENDS = (
-    Backend("triton", _set_triton, devices=("cuda",)),
-    Backend("torch", _set_torch),
-    Backend("reference", set_attention_reference),
+    Backend.triton(_set_triton, dtypes=TRITON_DTYPES),
+    Backend.vectorized(_set_torch),
+    Backend.reference(set_attention_reference),
 )
 LINEAR_BACKENDS = (
-    Backend("triton", _linear_triton, devices=("cuda",)),
-    Backend("torch", _linear_torch),
-    Backend("reference", linear_attention_reference),
+    Backend.triton(_linear_triton, dtypes=TRITON_DTYPES),
+    Backend.vectorized(_linear_torch),
+    Backend.reference(linear_attention_reference),
 )
-
-
-def _triton_dtype_ok(op: str, q: torch.Tensor, fn) -> None:
-    if fn in (_varlen_triton, _set_triton, _linear_triton) and q.dtype == torch.float64:
-        raise ValueError(f"{op}: the triton backend takes float32, bfloat16 or float16, not float64")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -237,8 +233,7 @@ def varlen_window_attention(q, k, v, offsets, scale=None, backend=None):
     _check_qkv(op, q, k, v)
     offsets = _check_offsets(op, offsets, q.shape[0], q.device)
     scale = default_scale(q.shape[2]) if scale is None else float(scale)
-    fn = select(op, VARLEN_BACKENDS, q.device, backend)
-    _triton_dtype_ok(op, q, fn)
+    fn = select(op, VARLEN_BACKENDS, q.device, backend, dtype=q.dtype)
     return fn(q, k, v, offsets, scale)
 
 
@@ -254,8 +249,7 @@ def set_attention(q, k, v, set_index, key_padding_mask=None, scale=None, backend
     _check_qkv(op, q, k, v)
     ignore = _check_sets(op, set_index, key_padding_mask, q.shape[0], q.device)
     scale = default_scale(q.shape[2]) if scale is None else float(scale)
-    fn = select(op, SET_BACKENDS, q.device, backend)
-    _triton_dtype_ok(op, q, fn)
+    fn = select(op, SET_BACKENDS, q.device, backend, dtype=q.dtype)
     return fn(q, k, v, set_index.long(), ignore, scale)
 
 
@@ -270,6 +264,5 @@ def scattered_linear_attention(q, k, v, offsets, feature_map="relu", eps=1e-6, b
     offsets = _check_offsets(op, offsets, q.shape[0], q.device)
     if feature_map not in FEATURE_MAPS:
         raise ValueError(f"{op}: feature_map must be one of {FEATURE_MAPS}, got {feature_map!r}")
-    fn = select(op, LINEAR_BACKENDS, q.device, backend)
-    _triton_dtype_ok(op, q, fn)
+    fn = select(op, LINEAR_BACKENDS, q.device, backend, dtype=q.dtype)
     return fn(q, k, v, offsets, feature_map, float(eps))

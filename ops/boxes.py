@@ -1,6 +1,6 @@
 r"""Box ops: rotated bird's-eye-view IoU, upright 3D IoU, rotated and circle NMS, points in boxes.
 
-Boxes are (N, 7+) float tensors in the DESIGN §3 convention: (x, y, z, dx, dy, dz, yaw[, ...]) with
+Boxes are (N, 7+) float tensors in the docs/design.md §Boxes convention: (x, y, z, dx, dy, dz, yaw[, ...]) with
 (x, y, z) the gravity centre, dx the length along the heading, dy the width, dz the height and yaw
 counter-clockwise from +x. Extra columns are ignored. Sizes are expected to be non-negative; a box
 with zero BEV area (or zero volume, for 3D) has IoU 0 with everything, itself included.
@@ -296,28 +296,28 @@ def _count_points_in_boxes_numba(points: torch.Tensor, boxes: torch.Tensor) -> t
 
 
 IOU_MATRIX_BACKENDS = (
-    Backend("numba", _iou_matrix_numba, devices=("cpu",)),
-    Backend("reference", _iou_matrix_reference),
+    Backend.numba(_iou_matrix_numba),
+    Backend.reference(_iou_matrix_reference),
 )
 IOU_ALIGNED_BACKENDS = (
-    Backend("numba", _iou_aligned_numba, devices=("cpu",)),
-    Backend("reference", _iou_aligned_reference),
+    Backend.numba(_iou_aligned_numba),
+    Backend.reference(_iou_aligned_reference),
 )
 NMS_ROTATED_BACKENDS = (
-    Backend("numba", _nms_rotated_numba, devices=("cpu",)),
-    Backend("reference", _nms_rotated_reference),
+    Backend.numba(_nms_rotated_numba),
+    Backend.reference(_nms_rotated_reference),
 )
 CIRCLE_NMS_BACKENDS = (
-    Backend("numba", _circle_nms_numba, devices=("cpu",)),
-    Backend("reference", _circle_nms_reference),
+    Backend.numba(_circle_nms_numba),
+    Backend.reference(_circle_nms_reference),
 )
 POINTS_IN_BOXES_BACKENDS = (
-    Backend("numba", _points_in_boxes_numba, devices=("cpu",)),
-    Backend("reference", _points_in_boxes_reference),
+    Backend.numba(_points_in_boxes_numba),
+    Backend.reference(_points_in_boxes_reference),
 )
 COUNT_POINTS_BACKENDS = (
-    Backend("numba", _count_points_in_boxes_numba, devices=("cpu",)),
-    Backend("reference", _count_points_in_boxes_reference),
+    Backend.numba(_count_points_in_boxes_numba),
+    Backend.reference(_count_points_in_boxes_reference),
 )
 
 

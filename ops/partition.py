@@ -13,12 +13,10 @@ Every output is computed from sorts (stable, so deterministic) and prefix sums: 
 loop over windows or samples, and one device-to-host sync per call to size the outputs (two for
 :func:`flat_groups` without ``batch_size``).
 
-Caching on :class:`voxformer.structures.SparseVoxels` (``voxels.partition(key, build)``): the
-coordinates, ``sparse_shape`` and ``batch_size`` are the voxels' own, so a partition is identified by
-
-- :func:`window_partition`: ``("window", window_shape, shift)``;
-- :func:`dsvt_sets`: ``("dsvt_sets", window_shape, shift, set_size, axis)``;
-- :func:`flat_groups`: ``("flat_groups", window_shape, group_size, axis, shifted)``.
+Caching: :class:`voxformer.structures.SparseVoxels` computes each of these once per set of voxels and
+arguments (``voxels.windows(window_shape, shift)``, ``voxels.dsvt_sets(window_shape, shift, set_size,
+axis)``, ``voxels.flat_groups(window_shape, group_size, axis, shifted)``), with its own coordinates,
+``sparse_shape`` and ``batch_size``.
 
 Each op has a ``reference`` backend (clear PyTorch, the definition of correct) and a ``torch``
 backend (one packed-key sort, int32 keys when they fit; the default on CPU and CUDA).
@@ -33,6 +31,7 @@ from typing import NamedTuple
 import torch
 
 from .backends import Backend, select
+from .grid import encode_voxel_keys
 
 INT32_LIMIT = 2**31
 INT64_LIMIT = 2**63
@@ -158,10 +157,6 @@ def _window_coords(coords: torch.Tensor, window_shape, shift) -> tuple[torch.Ten
     return c[:, 0], windows, inners
 
 
-def _flat_window_id(batch: torch.Tensor, window: Sequence[torch.Tensor], grid) -> torch.Tensor:
-    return ((batch * grid[0] + window[0]) * grid[1] + window[1]) * grid[2] + window[2]
-
-
 def _chunk_counts(counts: torch.Tensor, size: int) -> torch.Tensor:
     """Chunks of ``size`` needed by runs of ``counts`` (R,) items: ceil(n / size) each."""
     return (counts + size - 1) // size
@@ -276,7 +271,7 @@ def _window_partition_reference(coords, sparse_shape, window_shape, shift, batch
     _check_bounds(_bounds(coords).tolist(), sparse_shape, batch_size)
     grid = _window_grid(sparse_shape, window_shape, shift)
     batch, window, in_window = _window_coords(coords, window_shape, shift)
-    window_id = _flat_window_id(batch, window, grid)
+    window_id = encode_voxel_keys((batch, *window), grid)
     order = _lexsort([window_id, *in_window])
     _, segment, counts = torch.unique(window_id, return_inverse=True, return_counts=True)
     offsets = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
@@ -326,10 +321,9 @@ def _window_partition_torch(coords, sparse_shape, window_shape, shift, batch_siz
     grid = _window_grid(sparse_shape, window_shape, shift)
     volume = window_shape[0] * window_shape[1] * window_shape[2]
     batch, window, in_window = _window_coords(coords, window_shape, shift)
-    window_id = _flat_window_id(batch, window, grid)
-    local = (in_window[0] * window_shape[1] + in_window[1]) * window_shape[2] + in_window[2]
+    window_id = encode_voxel_keys((batch, *window), grid)
     key_limit = None if batch_size is None else batch_size * grid[0] * grid[1] * grid[2] * volume
-    order = _sort_packed(window_id * volume + local, key_limit)
+    order = _sort_packed(encode_voxel_keys((window_id, *in_window), window_shape), key_limit)
     sorted_segment = torch.cumsum(_run_starts(window_id[order]), 0) - 1
     sizes = torch.cat([sorted_segment[-1:] + 1, _bounds(coords)]).tolist()  # the one host sync
     _check_bounds(sizes[1:], sparse_shape, batch_size)
@@ -380,9 +374,9 @@ def _flat_groups_torch(coords, sparse_shape, window_shape, group_size, axis, shi
 # ----------------------------------------------------------------------------------------------
 # Public ops
 
-_WINDOW_BACKENDS = (Backend("torch", _window_partition_torch), Backend("reference", _window_partition_reference))
-_SET_BACKENDS = (Backend("torch", _dsvt_sets_torch), Backend("reference", _dsvt_sets_reference))
-_GROUP_BACKENDS = (Backend("torch", _flat_groups_torch), Backend("reference", _flat_groups_reference))
+_WINDOW_BACKENDS = (Backend.vectorized(_window_partition_torch), Backend.reference(_window_partition_reference))
+_SET_BACKENDS = (Backend.vectorized(_dsvt_sets_torch), Backend.reference(_dsvt_sets_reference))
+_GROUP_BACKENDS = (Backend.vectorized(_flat_groups_torch), Backend.reference(_flat_groups_reference))
 
 
 def _check_axis(axis: str) -> None:
@@ -405,7 +399,7 @@ def window_partition(
     windows on a pillar grid are ``window_shape=(1, 12, 12)`` and ``(1, 24, 24)`` with
     ``shift=(0, 6, 6)``. Coordinates outside ``sparse_shape`` (or batch >= ``batch_size``) raise
     ``ValueError``. Giving ``batch_size`` lets the sort use 32-bit keys when they fit.
-    Cache key: ``("window", window_shape, shift)``.
+    Cached by :meth:`voxformer.structures.SparseVoxels.windows`.
     """
     _check_coords(coords)
     sparse_shape = _triple("sparse_shape", sparse_shape, 1)
@@ -433,7 +427,7 @@ def dsvt_sets(
     set and repeats (masked) sit right after their first slot. ``axis="x"`` orders x-major (then y,
     then z): a set is a strip elongated along y. ``axis="y"`` orders y-major (then x, then z): a strip
     along x. DSVT's layer 0 uses "y", layer 1 "x". ``coords`` are the voxels the partition was built from.
-    Cache key: ``("dsvt_sets", window_shape, shift, set_size, axis)``.
+    Cached by :meth:`voxformer.structures.SparseVoxels.dsvt_sets`.
     """
     _check_coords(coords)
     _check_axis(axis)
@@ -471,7 +465,7 @@ def flat_groups(
     window z, y, x); inside a window, columns in the row's direction with y alternating per column.
     ``axis="y"`` swaps x and y. ``shifted`` moves the windows by half a window (w // 2 per axis).
     Giving ``batch_size`` saves a host sync and lets the sort use 32-bit keys when they fit.
-    Cache key: ``("flat_groups", window_shape, group_size, axis, shifted)``.
+    Cached by :meth:`voxformer.structures.SparseVoxels.flat_groups`.
     """
     _check_coords(coords)
     _check_axis(axis)

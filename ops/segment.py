@@ -59,7 +59,7 @@ def _reference(values: torch.Tensor, index: torch.Tensor, num_segments: int, red
     return total / counts.clamp(min=1).to(values.dtype)[:, None]
 
 
-BACKENDS = (Backend("reference", _reference),)
+BACKENDS = (Backend.reference(_reference),)
 
 
 def segment_reduce(

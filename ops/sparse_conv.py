@@ -5,7 +5,8 @@ Outputs sit at the input voxels; channel c of output voxel i is
 at coords[i] + offset_k) exists. Offsets are (dz, dy, dx) in raster order (dx fastest) from -(k // 2)
 to k // 2 per axis: the layout of ``conv3d`` weight (C, 1, kz, ky, kx) with padding k // 2 and
 groups = C, reshaped to (kz * ky * kx, C). Neighbours are found by sorting the flat voxel keys once
-and a ``searchsorted`` per offset; the table can be computed once per stage and reused. Backends:
+and a ``searchsorted`` per offset; the table can be computed once per stage and reused
+(:meth:`voxformer.structures.SparseVoxels.neighbours` caches it). Backends:
 ``triton`` (CUDA) and ``reference`` (a loop of gathers over the offsets).
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 import torch
 
 from .backends import Backend, select
+from .grid import encode_voxel_keys
 
 
 def _check_kernel(kernel_size: Sequence[int]) -> tuple[int, int, int]:
@@ -36,20 +38,19 @@ def sparse_conv_neighbors(
     if len(sparse_shape) != 3:
         raise ValueError(f"sparse_shape: expected (Z, Y, X), got {list(sparse_shape)}")
     kz, ky, kx = _check_kernel(kernel_size)
-    z_size, y_size, x_size = (int(s) for s in sparse_shape)
+    sparse_shape = tuple(int(s) for s in sparse_shape)
     c = coords.long()
-    keys = ((c[:, 0] * z_size + c[:, 1]) * y_size + c[:, 2]) * x_size + c[:, 3]
-    sorted_keys, order = torch.sort(keys)
+    sorted_keys, order = torch.sort(encode_voxel_keys(c.unbind(1), sparse_shape))
     device = coords.device
     axes = (torch.arange(k, device=device) - k // 2 for k in (kz, ky, kx))
     dz, dy, dx = torch.meshgrid(*axes, indexing="ij")  # each (kz, ky, kx)
     offsets = torch.stack([dz.flatten(), dy.flatten(), dx.flatten()], dim=1)  # (K, 3)
     shifted = c[:, None, 1:] + offsets  # (M, K, 3) neighbour (z, y, x)
-    inside = ((shifted >= 0) & (shifted < shifted.new_tensor([z_size, y_size, x_size]))).all(dim=2)
-    target = keys[:, None] + (offsets[:, 0] * y_size + offsets[:, 1]) * x_size + offsets[:, 2]
-    if len(keys) == 0:
+    inside = ((shifted >= 0) & (shifted < shifted.new_tensor(sparse_shape))).all(dim=2)
+    target = encode_voxel_keys((c[:, :1], *shifted.unbind(2)), sparse_shape)  # (M, K) neighbour keys
+    if len(sorted_keys) == 0:
         return torch.full_like(target, -1)
-    position = torch.searchsorted(sorted_keys, target).clamp(max=len(keys) - 1)
+    position = torch.searchsorted(sorted_keys, target).clamp(max=len(sorted_keys) - 1)
     found = inside & (sorted_keys[position] == target)
     return torch.where(found, order[position], -1)
 
@@ -71,8 +72,8 @@ def _gather_conv_triton(features: torch.Tensor, weight: torch.Tensor, neighbors:
 
 
 BACKENDS = (
-    Backend("triton", _gather_conv_triton, devices=("cuda",)),
-    Backend("reference", _gather_conv_torch),
+    Backend.triton(_gather_conv_triton),
+    Backend.reference(_gather_conv_torch),
 )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .backends import Backend, select
+from .grid import decode_voxel_keys, derive_sparse_shape, encode_voxel_keys
 
 
 @dataclass
@@ -59,31 +60,22 @@ class Grid:
     def cells_per_sample(self) -> int:
         return self.shape_xyz[0] * self.shape_xyz[1] * self.shape_xyz[2]
 
+    @property
+    def sparse_shape(self) -> tuple[int, int, int]:
+        """(Z, Y, X)."""
+        x_cells, y_cells, z_cells = self.shape_xyz
+        return z_cells, y_cells, x_cells
 
-def make_grid(voxel_size: Sequence[float], point_cloud_range: Sequence[float], tolerance: float = 1e-4) -> Grid:
+
+def make_grid(voxel_size: Sequence[float], point_cloud_range: Sequence[float]) -> Grid:
     """Check ``voxel_size`` (vx, vy, vz) and ``point_cloud_range`` (x0, y0, z0, x1, y1, z1) and build the grid."""
-    if len(voxel_size) != 3:
-        raise ValueError(f"voxel_size: expected (vx, vy, vz), got {list(voxel_size)}")
-    if len(point_cloud_range) != 6:
-        raise ValueError(f"point_cloud_range: expected (x0, y0, z0, x1, y1, z1), got {list(point_cloud_range)}")
-    size = tuple(float(s) for s in voxel_size)
-    lower = tuple(float(r) for r in point_cloud_range[:3])
-    upper = tuple(float(r) for r in point_cloud_range[3:])
-    shape = []
-    for axis, lo, hi, s in zip("xyz", lower, upper, size):
-        if s <= 0 or hi <= lo:
-            raise ValueError(
-                f"voxel_size {list(size)} / point_cloud_range {list(point_cloud_range)}: along {axis} the size "
-                f"must be positive and the range max above its min"
-            )
-        count = (hi - lo) / s
-        if abs(count - round(count)) > tolerance:
-            raise ValueError(
-                f"point_cloud_range {list(point_cloud_range)} is not a whole number of voxel_size {list(size)} "
-                f"along {axis}: {hi - lo:g} / {s:g} = {count:.4f}"
-            )
-        shape.append(int(round(count)))
-    return Grid(lower, upper, size, tuple(shape))
+    z_cells, y_cells, x_cells = derive_sparse_shape(point_cloud_range, voxel_size)
+    return Grid(
+        tuple(float(r) for r in point_cloud_range[:3]),
+        tuple(float(r) for r in point_cloud_range[3:]),
+        tuple(float(s) for s in voxel_size),
+        (x_cells, y_cells, z_cells),
+    )
 
 
 def _as_batch(points: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -113,7 +105,7 @@ def _concat(clouds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def cell_keys(points: torch.Tensor, batch: torch.Tensor, grid: Grid) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N,) int64 linear key ((b * Z + z) * Y + y) * X + x of each point, -1 when dropped, and a 0-d
+    """(N,) int64 voxel key (:mod:`voxformer.ops.grid`) of each point's cell, -1 when dropped, and a 0-d
     tensor counting the non-finite points."""
     finite = torch.isfinite(points).all(dim=1)
     xyz = points[:, :3].double()
@@ -121,19 +113,8 @@ def cell_keys(points: torch.Tensor, batch: torch.Tensor, grid: Grid) -> tuple[to
     cells = torch.floor((xyz - lower) / xyz.new_tensor(grid.size)).long()
     shape = torch.tensor(grid.shape_xyz, device=points.device)
     kept = finite & ((xyz >= lower) & (xyz < xyz.new_tensor(grid.upper)) & (cells < shape)).all(dim=1)
-    x_size, y_size, z_size = grid.shape_xyz
-    keys = ((batch * z_size + cells[:, 2]) * y_size + cells[:, 1]) * x_size + cells[:, 0]
+    keys = encode_voxel_keys((batch, cells[:, 2], cells[:, 1], cells[:, 0]), grid.sparse_shape)
     return torch.where(kept, keys, -1), (~finite).sum()
-
-
-def decode_keys(keys: torch.Tensor, grid: Grid) -> torch.Tensor:
-    """(M, 4) int32 (b, z, y, x) of linear cell keys."""
-    x_size, y_size, z_size = grid.shape_xyz
-    x = keys % x_size
-    y = keys // x_size % y_size
-    z = keys // (x_size * y_size) % z_size
-    b = keys // grid.cells_per_sample
-    return torch.stack([b, z, y, x], dim=1).int()
 
 
 @dataclass
@@ -202,7 +183,7 @@ def _pack_hard(
     voxels[new_id[p2v[keep_point]], slot[keep_point]] = points[keep_point]
     return HardVoxels(
         voxels,
-        decode_keys(grouping.keys[keep_voxel], grid),
+        decode_voxel_keys(grouping.keys[keep_voxel], grid.sparse_shape),
         grouping.counts[keep_voxel].clamp(max=max_points).int(),
         grouping.num_nonfinite,
     )
@@ -214,9 +195,8 @@ def _torch_backend(group):
         grouping = group(points, batch, grid)
         if max_points is not None:
             return _pack_hard(points, grouping, grid, len(clouds), max_points, max_voxels)
-        return DynamicVoxels(
-            decode_keys(grouping.keys, grid), grouping.point_to_voxel, grouping.counts.int(), grouping.num_nonfinite
-        )
+        coords = decode_voxel_keys(grouping.keys, grid.sparse_shape)
+        return DynamicVoxels(coords, grouping.point_to_voxel, grouping.counts.int(), grouping.num_nonfinite)
 
     return run
 
@@ -248,9 +228,9 @@ def _numba_backend(clouds, grid, max_points, max_voxels):
 
 
 BACKENDS = (
-    Backend("numba", _numba_backend, devices=("cpu",)),
-    Backend("torch", _torch_backend(_group_sorted), devices=("cuda",)),
-    Backend("reference", _torch_backend(_group_unique)),
+    Backend.numba(_numba_backend),
+    Backend.vectorized(_torch_backend(_group_sorted), devices=("cuda",)),
+    Backend.reference(_torch_backend(_group_unique)),
 )
 
 

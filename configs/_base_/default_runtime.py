@@ -16,7 +16,7 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend")]
-visualizer = dict(type="Visualizer", vis_backends=vis_backends, name="visualizer")
+visualizer = dict(type="Visualizer", vis_backends=vis_backends)  # named after the experiment by the runner
 log_processor = dict(type="LogProcessor", window_size=50, by_epoch=True)
 log_level = "INFO"
 load_from = None

@@ -1,4 +1,4 @@
-# DSVT-Pillar on nuScenes (REFERENCES §1.1 "nuScenes"). Published: val mAP 66.4 / NDS 71.1 with a
+# DSVT-Pillar on nuScenes (docs/references.md §DSVT). Published: val mAP 66.4 / NDS 71.1 with a
 # TransFusion head; here the CenterPoint head with nuScenes' six task groups and velocity.
 _base_ = [
     "../_base_/datasets/nuscenes.py",

@@ -1,5 +1,5 @@
 # DSVT-Pillar on Waymo, 1 frame, 100 % data: the published recipe `dsvt_plain_1f_onestage`
-# (REFERENCES §1.1). Model numbers and their sources are in ../_base_/models/dsvt_pillar.py.
+# (docs/references.md §DSVT). Model numbers and their sources are in ../_base_/models/dsvt_pillar.py.
 # Published: Waymo val mAPH L2 71.0 (3-run average).
 _base_ = [
     "../_base_/datasets/waymo.py",

@@ -1,4 +1,4 @@
-# DSVT-Voxel on Waymo, 1 frame: the published recipe `dsvt_3D_1f_onestage` (REFERENCES §1.1).
+# DSVT-Voxel on Waymo, 1 frame: the published recipe `dsvt_3D_1f_onestage` (docs/references.md §DSVT).
 # Published: Waymo val mAPH L2 72.1 (3-run average).
 _base_ = ["./dsvt_pillar_waymo.py"]
 

@@ -1,4 +1,4 @@
-# FlatFormer on Waymo, 1 frame, 100 % data: `flatformer_waymo_D1_2x_3class` (REFERENCES §1.2).
+# FlatFormer on Waymo, 1 frame, 100 % data: `flatformer_waymo_D1_2x_3class` (docs/references.md §FlatFormer).
 # Model numbers and sources in ../_base_/models/flatformer.py. Published: Waymo val mAPH L2 67.2.
 _base_ = [
     "../_base_/datasets/waymo.py",

@@ -1,4 +1,4 @@
-# ScatterFormer on Waymo, 1 frame, 100 % data (REFERENCES §1.3). Model numbers and sources in
+# ScatterFormer on Waymo, 1 frame, 100 % data (docs/references.md §ScatterFormer). Model numbers and sources in
 # ../_base_/models/scatterformer.py. Published: Waymo val mAPH L2 73.8.
 _base_ = [
     "../_base_/datasets/waymo.py",

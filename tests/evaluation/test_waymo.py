@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from voxformer.cli import main
-from voxformer.evaluation.waymo_eval import assign_difficulty, average_precision, evaluate_waymo, heading_accuracy
+from voxformer.errors import VoxformerError
+from voxformer.evaluation.waymo_eval import (
+    assign_difficulty,
+    average_precision,
+    evaluate_waymo,
+    heading_accuracy,
+    range_bin,
+)
 from voxformer.evaluation.waymo_proto import WaymoObjects, read_objects, write_objects
 
 REFERENCE = {  # the official tool on the fake files (shared/data/real/README.md)
@@ -44,8 +51,9 @@ def test_reference_table(fake_files):
     results = evaluate_waymo(*fake_files)
     for line, (expected_map, expected_maph) in REFERENCE.items():
         values = results[f"OBJECT_TYPE_TYPE_{line}"]
-        assert values["mAP"] == pytest.approx(expected_map, abs=1e-4), line
-        assert values["mAPH"] == pytest.approx(expected_maph, abs=1e-4), line
+        # the official printout's 6 significant digits, exactly (float32 precision / recall / area)
+        assert f"{values['mAP']:.6g}" == f"{expected_map:.6g}", line
+        assert f"{values['mAPH']:.6g}" == f"{expected_maph:.6g}", line
 
 
 def test_without_the_difficulty_step_vehicle_level_1_is_higher(fake_files):
@@ -81,10 +89,10 @@ def test_proto_round_trip(tmp_path):
 
 
 def test_read_objects_errors(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(VoxformerError, match="missing.bin: Waymo objects file not found"):
         read_objects(tmp_path / "missing.bin")
     (tmp_path / "bad.bin").write_bytes(b"\xff\xff\xff")
-    with pytest.raises(ValueError, match="metrics.Objects"):
+    with pytest.raises(VoxformerError, match="bad.bin: not a serialized metrics.Objects"):
         read_objects(tmp_path / "bad.bin")
 
 
@@ -132,10 +140,40 @@ def test_iou_threshold_and_ranges():
     assert results["OVERALL_LEVEL_2"]["mAP"] == pytest.approx(1 / 3)
 
 
+def test_range_is_the_3d_centre_distance():
+    # 29.95 m in the ground plane, 30.004 m in 3D: the official tool puts this pedestrian in [30, 50)
+    box = [29.95, 0.0, 1.8, 1, 1, 2, 0]
+    assert range_bin(np.array([box, [29.95, 0, 0, 1, 1, 2, 0], [0, 49.0, 10.0, 1, 1, 2, 0]])).tolist() == [1, 0, 2]
+    results = evaluate_waymo(objects([box], [2], [0]), objects([box], [2], [0], [0.9]))
+    assert results["RANGE_TYPE_PEDESTRIAN_[30, 50)_LEVEL_1"]["mAP"] == pytest.approx(1.0)
+    assert results["RANGE_TYPE_PEDESTRIAN_[0, 30)_LEVEL_1"]["mAP"] == 0.0
+
+
+def test_a_match_across_a_range_boundary_counts_in_neither_shard():
+    # pedestrian ground truth at 29 m detected at 31 m (long boxes: IoU 18 / 22); one exact pair in
+    # [0, 30) and one in [30, 50), both scored below the straddling prediction
+    straddling_gt, straddling_pred = [29.0, 0, 0, 20, 1, 2, 0], [31.0, 0, 0, 20, 1, 2, 0]
+    near, mid = [10.0, 0, 0, 1, 1, 2, 0], [0.0, 40, 0, 1, 1, 2, 0]
+    gt = objects([straddling_gt, near, mid], [2, 2, 2], [0, 0, 0])
+    pred = objects([straddling_pred, near, mid], [2, 2, 2], [0, 0, 0], [0.9, 0.5, 0.5])
+    results = evaluate_waymo(gt, pred)
+    for level in (1, 2):
+        # the object-type shard matches all three pairs
+        assert results[f"OBJECT_TYPE_TYPE_PEDESTRIAN_LEVEL_{level}"]["mAP"] == pytest.approx(1.0)
+        # [0, 30) holds the 29 m ground truth but not its 31 m prediction: a FN -> recall 1/2 at precision 1
+        assert results[f"RANGE_TYPE_PEDESTRIAN_[0, 30)_LEVEL_{level}"]["mAP"] == pytest.approx(0.5)
+        # [30, 50) holds the 31 m prediction without its ground truth: a FP ranked first -> precision 1/2
+        assert results[f"RANGE_TYPE_PEDESTRIAN_[30, 50)_LEVEL_{level}"]["mAP"] == pytest.approx(0.5)
+
+
 def test_average_precision_fills_recall_gaps():
     # one point (recall 0.5, precision 1) -> start point (0, 1) -> area 0.5
     assert average_precision(np.array([1.0]), np.array([0.5])) == pytest.approx(0.5)
     # from (0.1, 1.0) to (0.5, 0.5): one 0.05 trapezoid step, then flat at the higher-recall precision
     area = average_precision(np.array([1.0, 0.5]), np.array([0.1, 0.5]))
     assert area == pytest.approx(0.1 + 0.75 * 0.05 + 0.5 * 0.35)
+    # the fill steps down from the higher recall (0.45, 0.40, ..., 0.15), so the trapezoid is the
+    # 0.03 left next to the lower-recall point (0.12)
+    area = average_precision(np.array([1.0, 0.5]), np.array([0.12, 0.5]))
+    assert area == pytest.approx(0.12 + 0.75 * 0.03 + 0.5 * 0.35)
     assert average_precision(np.array([]), np.array([])) == 0.0

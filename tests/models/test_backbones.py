@@ -125,6 +125,25 @@ def test_dsvt_partitions_cached_once_per_configuration(rng):
     assert len(windows) == 2 and len(sets) == 4  # two configurations x (y-major, x-major)
 
 
+def test_scatterformer_builds_each_neighbour_table_once_per_stage(rng, monkeypatch):
+    """Stage 0 (4 x 16 x 16) and stage 1 (2 x 8 x 8) each need the 3x3x3, 1x1x5 and 1x5x1 tables, however
+    many layers use them (the position convolution shares stage 0's 3x3x3 one)."""
+    from voxformer import ops
+
+    built = []
+    original = ops.sparse_conv_neighbors
+
+    def counting(coords, sparse_shape, kernel_size):
+        built.append((tuple(sparse_shape), tuple(kernel_size)))
+        return original(coords, sparse_shape, kernel_size)
+
+    monkeypatch.setattr(ops, "sparse_conv_neighbors", counting)
+    model = ScatterFormer(6, (4, 16, 16), channels=16, num_heads=2, ffn_channels=32, window_size=4, layers=[2, 2])
+    model(_random_voxels(rng, (4, 16, 16)))
+    kernels = [(3, 3, 3), (1, 1, 5), (1, 5, 1)]
+    assert sorted(built) == sorted([((4, 16, 16), k) for k in kernels] + [((2, 8, 8), k) for k in kernels])
+
+
 def test_dsvt_position_embedding_follows_window_configuration(rng):
     """Block 1 uses the shifted configuration: its embedding sees coordinates inside 8 x 8 windows."""
     model = _dsvt_pillar()

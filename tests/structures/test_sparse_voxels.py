@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from voxformer import ops
 from voxformer.structures import SparseVoxels
 
 
@@ -66,3 +67,30 @@ def test_bad_shapes_name_the_argument():
         SparseVoxels(torch.zeros(3, 2), torch.zeros(3, 3, dtype=torch.int32), (1, 2, 2), 1)
     with pytest.raises(ValueError, match="features"):
         SparseVoxels(torch.zeros(2, 2), torch.zeros(3, 4, dtype=torch.int32), (1, 2, 2), 1)
+
+
+def test_typed_partitions_are_cached_per_arguments_and_match_the_ops():
+    voxels = random_voxels(per_sample=(25, 17))
+    shared = voxels.replace_features(voxels.features + 1)
+    windows = voxels.windows((1, 4, 4), (0, 2, 2))
+    assert shared.windows([1, 4, 4], [0, 2, 2]) is windows
+    assert voxels.windows((1, 4, 4)) is not windows
+    expected = ops.window_partition(voxels.coords, voxels.sparse_shape, (1, 4, 4), (0, 2, 2), voxels.batch_size)
+    assert torch.equal(windows.order, expected.order) and windows.num_windows == expected.num_windows
+
+    sets = voxels.dsvt_sets((1, 4, 4), (0, 2, 2), 5, "y")
+    assert voxels.dsvt_sets((1, 4, 4), (0, 2, 2), 5, "y") is sets
+    assert voxels.dsvt_sets((1, 4, 4), (0, 2, 2), 5, "x") is not sets
+    assert torch.equal(sets.index, ops.dsvt_sets(expected, voxels.coords, 5, "y").index)
+
+    groups = voxels.flat_groups((1, 5, 5), 8, "x", shifted=True)
+    assert voxels.flat_groups((1, 5, 5), 8, "x", shifted=True) is groups
+    assert voxels.flat_groups((1, 5, 5), 8, "x") is not groups
+    direct = ops.flat_groups(voxels.coords, voxels.sparse_shape, (1, 5, 5), 8, "x", True, voxels.batch_size)
+    assert torch.equal(groups.index, direct.index)
+
+    table = voxels.neighbours((3, 3, 3))
+    assert shared.neighbours([3, 3, 3]) is table
+    assert voxels.neighbours((1, 3, 1)) is not table
+    assert torch.equal(table, ops.sparse_conv_neighbors(voxels.coords, voxels.sparse_shape, (3, 3, 3)))
+    assert voxels.to(torch.float64).neighbours((3, 3, 3)) is not table

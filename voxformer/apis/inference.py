@@ -2,7 +2,12 @@
 
 >>> model = init_detector("configs/dsvt/dsvt_synthetic_quick.py", "work_dirs/x/epoch_8.pth", device="cpu")
 >>> detections = inference_detector(model, "scan.bin")      # or an (N, C) array / tensor
->>> detections.boxes.tensor, detections.scores, detections.labels, detections.names
+>>> detections.boxes.tensor, detections.scores, detections.labels, detections.names, detections.num_points
+
+A point file is read with :func:`voxformer.apis.point_files.read_model_points`: its layout is the
+``point_format`` given, else the model config's, and the model gets the points its config's test
+pipeline would give for it (the dataset's point-loading transform on the file's rows; for nuScenes,
+points within 1 m of the sensor dropped and a time lag of 0). An empty cloud gives no detections.
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from voxformer.structures import Boxes3D
 
 @dataclass
 class Detections:
-    """Boxes (DESIGN §3 convention) with scores, class indices and class names, sorted by score."""
+    """Boxes (docs/design.md §Boxes) with scores, class indices and class names, sorted by score."""
 
     boxes: Boxes3D
     scores: torch.Tensor
     labels: torch.Tensor
     class_names: tuple[str, ...]
+    num_points: int | None = None  # points in the cloud the detector saw
 
     @property
     def names(self) -> list[str]:
@@ -40,6 +46,7 @@ class Detections:
             "scores_3d": [round(float(s), 4) for s in self.scores.tolist()],
             "labels_3d": [int(label) for label in self.labels.tolist()],
             "names": self.names,
+            **({} if self.num_points is None else {"num_points": self.num_points}),
         }
 
 
@@ -56,7 +63,7 @@ def init_detector(config, checkpoint: str | Path | None = None, device: str = "c
     with ``weights_only=True`` and a safe allow-list; keys must match exactly)."""
     from mmengine.config import Config
 
-    from voxformer.apis.config import load_config
+    from voxformer.apis.config import load_config, naming_config_key
     from voxformer.engine.safe_checkpoint import load_checkpoint_file
     from voxformer.models.checkpoint import load_model_weights
     from voxformer.registry import MODELS
@@ -64,20 +71,23 @@ def init_detector(config, checkpoint: str | Path | None = None, device: str = "c
     cfg = config if isinstance(config, Config) else load_config(config, cfg_options)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise VoxformerError(f"--device {device}: no CUDA device is available; use --device cpu")
-    model = MODELS.build(cfg.model)
+    with naming_config_key(cfg.filename, "model"):
+        model = MODELS.build(cfg.model)
     loaded = load_checkpoint_file(checkpoint, map_location="cpu") if checkpoint is not None else None
     if loaded is not None:
-        load_model_weights(model, loaded.get("state_dict", loaded), strict=True)
+        load_model_weights(model, loaded.get("state_dict", loaded), strict=True, source=checkpoint)
     model.cfg = cfg
     model.class_names = _class_names(cfg, loaded)
     return model.to(device).eval()
 
 
-def _as_points(points_or_path) -> torch.Tensor:
+def _as_points(points_or_path, point_format, cfg) -> torch.Tensor:
     if isinstance(points_or_path, str | Path):
-        from voxformer.apis.point_files import read_point_file
+        from voxformer.apis.point_files import read_model_points, read_point_file
 
-        return torch.from_numpy(read_point_file(points_or_path))
+        if cfg is None:
+            return torch.from_numpy(read_point_file(points_or_path, point_format))
+        return read_model_points(points_or_path, cfg, point_format)
     points = torch.as_tensor(np.asarray(points_or_path) if not torch.is_tensor(points_or_path) else points_or_path)
     if points.dim() != 2 or points.shape[1] < 3:
         raise VoxformerError(f"points: expected an (N, >=3) array, got shape {tuple(points.shape)}")
@@ -87,20 +97,23 @@ def _as_points(points_or_path) -> torch.Tensor:
 
 
 @torch.no_grad()
-def inference_detector(model, points_or_path, score_thr: float = 0.0) -> Detections:
-    """Detect objects in one cloud: a point file path, or an (N, C) array/tensor with the columns
-    the model was trained on (x, y, z, intensity[, ...])."""
+def inference_detector(model, points_or_path, score_thr: float = 0.0, point_format=None) -> Detections:
+    """Detect objects in one cloud: a point file path (read as the model's dataset reads its files),
+    or an (N, C) array/tensor with the features the model was trained on (x, y, z, intensity[, ...],
+    as its test pipeline gives them). ``point_format`` (``kitti``, ``nuscenes``, ``waymo`` or a
+    column count) says how a raw ``.bin`` / ``.npy`` file is laid out."""
     from voxformer.structures.det3d_sample import Det3DSample
 
-    points = _as_points(points_or_path)
+    points = _as_points(points_or_path, point_format, getattr(model, "cfg", None))
     in_channels = getattr(model.voxel_encoder, "in_channels", None)
     if in_channels is not None and points.shape[1] < in_channels:
-        raise VoxformerError(f"the model expects {in_channels} point features, the cloud has {points.shape[1]}")
+        source = f"{points_or_path}: " if isinstance(points_or_path, str | Path) else ""
+        raise VoxformerError(f"{source}the model expects {in_channels} point features, the cloud has {points.shape[1]}")
     if in_channels is not None:
         points = points[:, :in_channels]
     batch = dict(inputs=dict(points=[points]), data_samples=[Det3DSample(metainfo=dict(frame_id="input"))])
     prediction = model.test_step(batch)[0].pred_instances_3d
-    keep = prediction.scores_3d >= score_thr
+    keep = (prediction.scores_3d >= score_thr) & (len(points) > 0)
     order = torch.argsort(prediction.scores_3d[keep], descending=True)
     boxes = prediction.bboxes_3d[keep]
     return Detections(
@@ -108,4 +121,5 @@ def inference_detector(model, points_or_path, score_thr: float = 0.0) -> Detecti
         scores=prediction.scores_3d[keep][order].cpu(),
         labels=prediction.labels_3d[keep][order].cpu(),
         class_names=model.class_names,
+        num_points=len(points),
     )

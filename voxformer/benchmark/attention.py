@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from voxformer.benchmark.scans import benchmark_scan
 from voxformer.benchmark.timing import Row, compare
 from voxformer.ops.attention import scattered_linear_attention, set_attention, varlen_window_attention
+from voxformer.ops.partition import dsvt_sets, window_partition
 
 SUITE = "attention"
 HEADS, HEAD_DIM = 8, 16
@@ -66,17 +67,18 @@ def padded_sdpa(q, k, v, index, valid):
     return out.transpose(1, 2)[valid]
 
 
-def dsvt_sets(offsets: torch.Tensor, tau: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut each window into ceil(L / tau) sets of consecutive tokens; short sets repeat their last token
-    (masked), as DSVT pads its sets."""
-    starts, lengths = offsets[:-1], offsets.diff()
-    per_window = (lengths + tau - 1) // tau
-    window = torch.repeat_interleave(torch.arange(len(lengths), device=offsets.device), per_window)
-    rank = torch.arange(len(window), device=offsets.device) - (per_window.cumsum(0) - per_window)[window]
-    first = starts[window] + rank * tau
-    end = torch.minimum(first + tau, starts[window] + lengths[window])
-    slots = first[:, None] + torch.arange(tau, device=offsets.device)[None, :]
-    return torch.minimum(slots, end[:, None] - 1), slots >= end[:, None]
+def window_sets(offsets: torch.Tensor, tau: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """DSVT sets of ``tau`` tokens in each CSR window (:func:`voxformer.ops.dsvt_sets`): (index (S', tau),
+    mask (S', tau)). Token i of window s stands at (0, 0, s, i) of a grid with one window per y row."""
+    lengths = offsets.diff()
+    window = torch.repeat_interleave(torch.arange(len(lengths), device=offsets.device), lengths)
+    position = torch.arange(len(window), device=offsets.device) - offsets[window]
+    zeros = torch.zeros_like(window)
+    coords = torch.stack([zeros, zeros, window, position], dim=1)
+    longest = int(lengths.max())
+    partition = window_partition(coords, (1, len(lengths), longest), (1, 1, longest), batch_size=1)
+    sets = dsvt_sets(partition, coords, tau, "x")
+    return sets.index, sets.mask
 
 
 def forward_backward(fn):
@@ -143,7 +145,7 @@ def run(device: torch.device, quick: bool) -> list[Row]:
     (q, k, v), offsets = _inputs(lengths, device, dtype)
     (gq, gk, gv), _ = _inputs(lengths, device, dtype, requires_grad=True)
     index, valid = padded_layout(offsets)
-    sets, set_mask = dsvt_sets(offsets, 36)
+    sets, set_mask = window_sets(offsets, 36)
     shape = f"N={num_tokens} H={HEADS} D={HEAD_DIM} S={len(lengths)} {str(dtype).replace('torch.', '')}"
     set_shape = f"{shape} sets={len(sets)}x36"
 

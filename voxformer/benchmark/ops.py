@@ -1,24 +1,22 @@
 """The ``ops`` suite: custom ops next to named baselines measured in the same run.
 
 Rows come from :func:`rows_for_voxel_ops` (voxelization, segment reduction, serialization, sparse
-depth-wise conv, and the voxelize -> window partition -> DSVT sets pipeline) and from the optional
-modules ``voxformer.benchmark.ops_partition`` and ``voxformer.benchmark.ops_boxes`` (each a
-``rows(device, quick)`` function) when they exist.
+depth-wise conv, and the voxelize -> window partition -> DSVT sets pipeline) and from the modules
+``voxformer.benchmark.ops_partition`` and ``voxformer.benchmark.ops_boxes`` (each a
+``rows(device, quick)`` function).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import torch
 
 from voxformer import ops
+from voxformer.benchmark import ops_boxes, ops_partition
 from voxformer.benchmark.scans import benchmark_scan, waymo_size_scan
 from voxformer.benchmark.timing import Row, compare
+from voxformer.structures import SparseVoxels
 
 SUITE = "ops"
-OTHER_ROW_MODULES = ("voxformer.benchmark.ops_partition", "voxformer.benchmark.ops_boxes")
 
 PILLARS = {"name": "pillars 0.32 m", "size": (0.32, 0.32, 6.0), "range": (-74.88, -74.88, -2.0, 74.88, 74.88, 4.0)}
 VOXELS = {"name": "voxels 0.1 m", "size": (0.1, 0.1, 0.1), "range": (0.0, -40.0, -3.0, 70.4, 40.0, 1.0)}
@@ -96,7 +94,7 @@ def _conv_row(coords: torch.Tensor, sparse_shape: tuple[int, int, int], device: 
     features = torch.randn(len(coords), channels, generator=generator).to(device)
     weight = torch.randn(13, channels, generator=generator).to(device)
     kernel = (1, 13, 1)
-    neighbors = ops.sparse_conv_neighbors(coords, sparse_shape, kernel)
+    neighbors = SparseVoxels(features, coords, sparse_shape, 1).neighbours(kernel)
     dense_weight = weight.t().reshape(channels, 1, *kernel)
 
     def dense():
@@ -116,9 +114,7 @@ def _conv_row(coords: torch.Tensor, sparse_shape: tuple[int, int, int], device: 
 
 
 def _pipeline_row(device: torch.device, quick: bool) -> list[Row]:
-    """Voxelize + window partition + DSVT sets of a Waymo-size frame, when the partition ops exist."""
-    if not (hasattr(ops, "window_partition") and hasattr(ops, "dsvt_sets")):
-        return []
+    """Voxelize + window partition + DSVT sets of a Waymo-size frame."""
     points = waymo_size_scan(20_000 if quick else 180_000).to(device)
     sparse_shape = (1, 468, 468)
 
@@ -156,8 +152,4 @@ def rows_for_voxel_ops(device: torch.device, quick: bool) -> list[Row]:
 
 
 def run(device: torch.device, quick: bool) -> list[Row]:
-    rows = rows_for_voxel_ops(device, quick)
-    for name in OTHER_ROW_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            rows += importlib.import_module(name).rows(device, quick)
-    return rows
+    return rows_for_voxel_ops(device, quick) + ops_partition.rows(device, quick) + ops_boxes.rows(device, quick)

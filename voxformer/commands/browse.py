@@ -11,6 +11,8 @@ import argparse
 import importlib.util
 from pathlib import Path
 
+from voxformer.commands import add_data_root_argument
+
 NAME = "browse"
 HELP = "draw ground-truth boxes over the points of a config's training frames (PNG files)"
 
@@ -21,21 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num", type=int, default=5, help="number of frames (default 5)")
     parser.add_argument("--out-dir", default="browse", help="folder for the PNG files (default ./browse)")
     parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
+    add_data_root_argument(parser)
     parser.add_argument("--split", default="train", choices=("train", "val", "test"), help="which dataloader")
 
 
 def run(args: argparse.Namespace) -> int:
-    from voxformer.apis.config import load_config
+    from voxformer.apis.config import load_config, naming_config_key
     from voxformer.engine.hooks import set_augmentation
     from voxformer.errors import VoxformerError
     from voxformer.registry import DATASETS
     from voxformer.visualization.bev import draw_bev
 
-    config = load_config(args.config, args.cfg_options)
+    config = load_config(args.config, args.cfg_options, data_root=args.data_root)
     key = f"{args.split}_dataloader"
     if key not in config:
         raise VoxformerError(f"{args.config}: no {key} in the config")
-    dataset = DATASETS.build(config[key]["dataset"])
+    with naming_config_key(args.config, f"{key}.dataset"):
+        dataset = DATASETS.build(config[key]["dataset"])
     set_augmentation(dataset, args.aug)
     render_3d = None
     if importlib.util.find_spec("voxformer.visualization.open3d_render") is not None:

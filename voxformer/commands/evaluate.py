@@ -18,7 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kitti = sub.add_parser("kitti", help="KITTI label_2 files against result files (score as 16th field)")
     kitti.add_argument("--gt-dir", required=True, help="folder of ground-truth label_2 .txt files")
     kitti.add_argument("--pred-dir", required=True, help="folder of result .txt files (same names)")
-    kitti.add_argument("--calib-dir", default=None, help="calib folder: IoU in the LiDAR frame (same overlaps)")
+    kitti.add_argument(
+        "--calib-dir",
+        default=None,
+        help="calib folder: BEV / 3D IoU of the boxes converted to the LiDAR frame, taken as upright there; not "
+        "KITTI's camera-frame overlaps (per-pair IoU moves by up to ~0.01): leave it out for the official AP",
+    )
     kitti.add_argument("--classes", nargs="+", default=["Car", "Pedestrian", "Cyclist"])
     waymo = sub.add_parser("waymo", help="Waymo metrics.Objects files (the official tool's inputs)")
     waymo.add_argument("--gt", required=True, help="ground truth .bin")
@@ -37,14 +42,11 @@ def read_kitti_objects(path: Path, with_score: bool, calib=None) -> dict:
     (x = cam z, y = -cam x, z = -cam y): a rigid motion, so BEV and 3D overlaps equal KITTI's."""
     import numpy as np
 
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    width = 16 if with_score else 15
-    for number, row in enumerate(rows, start=1):
-        if len(row) < width:
-            raise VoxformerError(f"{path}:{number}: expected {width} fields, found {len(row)}")
-    values = np.array([[float(v) for v in row[1:width]] for row in rows], dtype=np.float64).reshape(-1, width - 1)
+    from voxformer.datasets.formats.kitti import label_rows
+
+    names, values = label_rows(path, with_score)
     anno = {
-        "name": np.array([row[0] for row in rows], dtype=str),
+        "name": np.array(names, dtype=str),
         "truncated": values[:, 0],
         "occluded": values[:, 1].astype(np.int64),
         "alpha": values[:, 2],
@@ -94,11 +96,8 @@ def _evaluate_waymo(args: argparse.Namespace) -> dict:
     from voxformer.evaluation.waymo_eval import evaluate_waymo, format_waymo
     from voxformer.evaluation.waymo_proto import read_objects
 
-    try:
-        gt = read_objects(args.gt)
-        pred = read_objects(args.pred, frame_keys=gt.frame_keys)
-    except (FileNotFoundError, ValueError) as error:
-        raise VoxformerError(str(error)) from None
+    gt = read_objects(args.gt)
+    pred = read_objects(args.pred, frame_keys=gt.frame_keys)
     results = evaluate_waymo(gt, pred)
     print(format_waymo(results))
     return results
@@ -109,12 +108,10 @@ def _evaluate_nuscenes(args: argparse.Namespace) -> dict:
 
     from voxformer.datasets.infos import load_infos
     from voxformer.evaluation.nuscenes_eval import evaluate_nuscenes, format_nuscenes
+    from voxformer.evaluation.nuscenes_results import read_results
 
     records = load_infos(args.gt)["data_list"]
-    try:
-        submission = json.loads(Path(args.pred).read_text())["results"]
-    except (OSError, ValueError, KeyError) as error:
-        raise VoxformerError(f"{args.pred}: not a nuScenes results JSON ({error})") from None
+    submission = read_results(args.pred)
     gt_frames, pred_frames = [], []
     for record in records:
         if record["frame_id"] not in submission:

@@ -8,6 +8,10 @@ from pathlib import Path
 
 NAME = "infer"
 HELP = "run a trained detector on a .bin/.npy/.pcd/.ply file or a folder of them"
+POINT_FORMAT_HELP = (
+    "how a raw .bin/.npy file is laid out: kitti (x y z reflectance), nuscenes (x y z intensity 0-255 ring), "
+    "waymo (x y z tanh(intensity) elongation) or a column count (x y z intensity first)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pred-dir", default="outputs/preds", help="where <name>.json predictions go")
     parser.add_argument("--out-dir", help="also render <name>_bev.png and <name>_3d.png here")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
+    parser.add_argument("--point-format", help=POINT_FORMAT_HELP + "; default: the model config's dataset layout")
 
 
 def input_files(path: Path) -> list[Path]:
@@ -38,21 +44,23 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from voxformer.apis.inference import inference_detector, init_detector
-    from voxformer.apis.point_files import read_point_file
+    from voxformer.apis.point_files import point_layout, read_model_points
 
     files = input_files(Path(args.input))
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    layout = point_layout(args.point_format)
+    model = init_detector(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
     pred_dir = Path(args.pred_dir)
     pred_dir.mkdir(parents=True, exist_ok=True)
     for path in tqdm(files, desc="infer", unit="file", disable=len(files) == 1):
-        points = read_point_file(path)
+        points = read_model_points(path, model.cfg, layout)  # as the model's test pipeline gives them
         detections = inference_detector(model, points, score_thr=args.score_thr)
-        (pred_dir / f"{path.stem}.json").write_text(json.dumps(detections.to_json(), indent=1))
+        prediction_path = pred_dir / f"{path.stem}.json"
+        prediction_path.write_text(json.dumps(detections.to_json(), indent=1))
         counts = {name: detections.names.count(name) for name in sorted(set(detections.names))}
-        print(f"{path.name}: {len(detections)} objects {counts} -> {pred_dir / (path.stem + '.json')}")
+        print(f"{path.name}: {len(points)} points, {len(detections)} objects {counts} -> {prediction_path}")
         if args.out_dir:
             from voxformer.visualization.scene import render_scene
 
-            for picture in render_scene(Path(args.out_dir) / path.stem, points, pred=detections):
+            for picture in render_scene(Path(args.out_dir) / path.stem, points.numpy(), pred=detections):
                 print(f"  picture {picture}")
     return 0

@@ -42,28 +42,27 @@ def _step(title: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from voxformer.apis.config import load_config
     from voxformer.cli import main as cli
 
     started = time.perf_counter()
     root = Path(args.data_root)
     config = Path("configs") / args.model / f"{args.model}_synthetic_quick.py"
     work_dir = Path(args.work_dir or f"work_dirs/quickstart_{args.model}")
-    data_options = [
-        f"{loader}.dataset.data_root={root}/" for loader in ("train_dataloader", "val_dataloader", "test_dataloader")
-    ]
-    options = data_options + list(args.cfg_options)
+    options = list(args.cfg_options)
+    load_config(config, options)  # a wrong option fails now, not after the dataset is generated
 
     _step(f"1/4 synthetic dataset in {root}")
     if _dataset_ready(root, args.frames):
         print(f"reusing the {args.frames} frames already in {root}")
-    elif cli(["create-data", "synthetic", "--out-dir", str(root), "--frames", str(args.frames)]) != 0:
-        return 1
+    elif code := cli(["create-data", "synthetic", "--out-dir", str(root), "--frames", str(args.frames)]):
+        return code  # the step printed why
 
     _step(f"2/4 training {config} (work dir {work_dir})")
     no_validation = ["train_cfg.val_begin=1000000"]  # step 3 evaluates the final checkpoint instead
-    train_args = ["train", str(config), "--work-dir", str(work_dir), "--resume", "auto"]
-    if cli([*train_args, "--cfg-options", *options, *no_validation]) != 0:
-        return 1
+    train_args = ["train", str(config), "--work-dir", str(work_dir), "--resume", "auto", "--data-root", str(root)]
+    if code := cli([*train_args, "--cfg-options", *options, *no_validation]):
+        return code
     checkpoint = Path((work_dir / "last_checkpoint").read_text().strip())
 
     _step(f"3/4 evaluating {checkpoint} on the validation frames")
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     test_args = argparse.Namespace(
         config=str(config), checkpoint=str(checkpoint), work_dir=str(work_dir), cfg_options=options,
-        out=None, show_dir=None, score_thr=0.3, launcher="none", local_rank=0,
+        data_root=str(root), out=None, show_dir=None, score_thr=0.3, launcher="none", local_rank=0,
     )
     metrics = test.evaluate(test_args)
     metrics_path = work_dir / "quickstart_metrics.json"
@@ -100,7 +99,7 @@ def _infer_held_out(config: Path, checkpoint: Path, root: Path, work_dir: Path, 
     from voxformer.visualization.scene import render_scene
 
     frame = load_infos(root / "synthetic_infos_val.pkl")["data_list"][0]
-    points = read_point_file(root / frame["lidar_path"])
+    points = read_point_file(root / frame["lidar_path"], frame["num_features"])
     model = init_detector(str(config), str(checkpoint), device="cpu", cfg_options=options)
     detections = inference_detector(model, points, score_thr=0.3)
     out_dir = work_dir / "pictures"

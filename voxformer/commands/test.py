@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from voxformer.commands import add_data_root_argument
+
 NAME = "test"
 HELP = "evaluate a checkpoint with the config's test metrics"
 
@@ -13,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint file (.pth)")
     parser.add_argument("--work-dir", help="where logs and metrics go (default work_dirs/<config name>)")
     parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
+    add_data_root_argument(parser)
     parser.add_argument("--out", metavar="FILE", help="also dump the raw predictions to this .pkl file")
     parser.add_argument("--show-dir", metavar="DIR", help="write a BEV PNG of every frame's predictions here")
     parser.add_argument("--score-thr", type=float, default=0.3, help="score threshold of the pictures")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from voxformer.commands import add_data_root_argument
+
 NAME = "train"
 HELP = "train a detector from a config (console progress with ETA, log file, TensorBoard)"
 
@@ -12,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="config file, e.g. configs/dsvt/dsvt_synthetic_quick.py")
     parser.add_argument("--work-dir", help="where logs and checkpoints go (default work_dirs/<config name>)")
     parser.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
+    add_data_root_argument(parser)
     parser.add_argument(
         "--resume", nargs="?", const="auto", metavar="auto|PATH",
         help="resume from the newest checkpoint of the work dir (auto, the default) or from PATH",

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from voxformer.commands.infer import POINT_FORMAT_HELP
+
 NAME = "vis"
 HELP = "draw points with ground truth (green) and predictions (red): a window with a display, else PNGs"
 
@@ -18,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-thr", type=float, default=0.0, help="hide predictions scoring below this")
     parser.add_argument("--color-by", choices=["height", "intensity"], default="height")
     parser.add_argument("--out-dir", help="write <name>_bev.png and <name>_3d.png here instead of opening a window")
+    parser.add_argument("--point-format", help=POINT_FORMAT_HELP)
 
 
 def read_boxes_json(path: str, score_thr: float = 0.0):
@@ -32,11 +35,13 @@ def read_boxes_json(path: str, score_thr: float = 0.0):
         boxes = boxes.reshape(0, 7) if boxes.size == 0 else boxes
         if boxes.ndim != 2 or boxes.shape[1] < 7:
             raise ValueError(f"got shape {boxes.shape}")
+        scores = np.asarray(content.get("scores_3d", np.ones(len(boxes))), dtype=np.float32)
+        if scores.shape != (len(boxes),):
+            raise ValueError(f"{len(boxes)} boxes, 'scores_3d' of shape {scores.shape}")
     except FileNotFoundError:
         raise VoxformerError(f"{path} not found") from None
     except (ValueError, KeyError, TypeError) as error:
         raise VoxformerError(f"{path}: expected JSON with a 'boxes_3d' list of 7+ numbers per box ({error})") from None
-    scores = np.asarray(content.get("scores_3d", np.ones(len(boxes))), dtype=np.float32)
     keep = scores >= score_thr
     return boxes[keep], scores[keep] if "scores_3d" in content else None
 
@@ -44,7 +49,7 @@ def read_boxes_json(path: str, score_thr: float = 0.0):
 def run(args: argparse.Namespace) -> int:
     from voxformer.apis.point_files import read_point_file
 
-    points = read_point_file(args.points)
+    points = read_point_file(args.points, args.point_format)
     gt = read_boxes_json(args.gt)[0] if args.gt else None
     pred = read_boxes_json(args.pred, args.score_thr)[0] if args.pred else None
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

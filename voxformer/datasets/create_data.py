@@ -2,7 +2,8 @@
 
 A converter is a module of :mod:`voxformer.datasets.formats` that defines ``CONVERTER_NAME`` (the
 dataset name on the command line), ``CONVERTER_HELP`` (one line), ``add_arguments(parser)`` (its own
-flags) and ``convert(args)``. ``args`` always has ``out_dir`` (where infos, GT database and any
+flags, each with a help text) and ``convert(args)``; ``voxformer create-data --help`` lists every
+converter with its description and flags. ``args`` always has ``out_dir`` (where infos, GT database and any
 generated files go; the data root of the dataset configs) and ``workers``. Adding such a module
 adds a dataset to the command; module-level imports must stay light (no Open3D).
 """

@@ -1,4 +1,4 @@
-"""GT database for copy-paste augmentation (REFERENCES §2.3), for any dataset's infos.
+"""GT database for copy-paste augmentation (docs/references.md §GT sampling), for any dataset's infos.
 
 ``<name>_gt_database/<frame_id>_<class>_<k>.bin``: the points of object k of a frame, with the box
 centre subtracted (x, y, z relative to the gravity centre; other features unchanged), float32.

@@ -1,4 +1,4 @@
-"""Info files: one record per frame, the same schema for every dataset (DESIGN §7).
+"""Info files: one record per frame, the same schema for every dataset (docs/design.md §Info files).
 
 A file ``<name>_infos_<split>.pkl`` holds ``{"metainfo": {...}, "data_list": [record, ...]}``.
 A record is a dict::
@@ -9,7 +9,7 @@ A record is a dict::
     timestamp     float seconds, or None
     pose          (4, 4) float64 LiDAR-to-world, or None
     annos         dict of per-object arrays of equal length N:
-                    boxes       (N, 7+) float32, DESIGN §3 (gravity centre, yaw CCW from +x)
+                    boxes       (N, 7+) float32, docs/design.md §Boxes (gravity centre, yaw CCW from +x)
                     names       (N,) str
                     num_points  (N,) int32 (-1 where not counted, e.g. KITTI DontCare)
                     difficulty  (N,) int32 (0 easy, 1 moderate, 2 hard, -1 none)
@@ -51,6 +51,21 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "scalar"),
 }
 
+# What malformed pickle bytes raise inside an unpickler (a bad opcode, a short read, a memo or stack
+# miss, a size that does not fit, a state NumPy rejects, an argument a builtin refuses at C level).
+UNPICKLING_ERRORS = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    MemoryError,
+    SystemError,
+)
+
 
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the globals of :data:`_ALLOWED_GLOBALS`."""
@@ -68,8 +83,8 @@ def load_pickle(path: str | Path) -> Any:
         raise VoxformerError(f"{path}: file not found (run `voxformer create-data` first?)")
     try:
         return RestrictedUnpickler(io.BytesIO(path.read_bytes())).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
-        raise VoxformerError(f"{path}: not a valid info pickle: {error}") from None
+    except UNPICKLING_ERRORS as error:
+        raise VoxformerError(f"{path}: not a valid info pickle: {type(error).__name__}: {error}") from None
 
 
 def save_pickle(path: str | Path, obj: Any) -> None:
@@ -87,41 +102,67 @@ def empty_annos(box_dim: int = 7) -> dict[str, np.ndarray]:
     }
 
 
-def check_record(record: dict, where: str) -> None:
-    """Raise :class:`VoxformerError` (prefixed by ``where``) when ``record`` breaks the schema."""
+def check_record(record: Any, where: str) -> None:
+    """Raise :class:`VoxformerError` (prefixed by ``where``) when ``record`` breaks the schema above."""
+    if not isinstance(record, dict):
+        raise VoxformerError(f"{where}: a record is a {type(record).__name__}, expected a dict")
     missing = [key for key in REQUIRED_KEYS if key not in record]
     if missing:
         raise VoxformerError(f"{where}: info record lacks {missing}")
+    frame = record["frame_id"]
+    expected = {  # key -> (what it must be, whether it is not)
+        "frame_id": ("a string", not isinstance(frame, str)),
+        "lidar_path": ("a string", not isinstance(record["lidar_path"], str)),
+        "num_features": (
+            "an integer >= 3",
+            not isinstance(record["num_features"], int | np.integer) or record["num_features"] < 3,
+        ),
+        "timestamp": (
+            "a number or None",
+            record["timestamp"] is not None and not isinstance(record["timestamp"], float | int | np.number),
+        ),
+        "pose": (
+            "a (4, 4) array or None",
+            record["pose"] is not None and getattr(record["pose"], "shape", ()) != (4, 4),
+        ),
+        "annos": ("a dict", not isinstance(record["annos"], dict)),
+    }
+    for key, (what, wrong) in expected.items():
+        if wrong:
+            raise VoxformerError(f"{where}: frame {frame!r}: {key} must be {what}, got {record[key]!r:.80}")
     annos = record["annos"]
     missing = [key for key in REQUIRED_ANNOS if key not in annos]
     if missing:
-        raise VoxformerError(f"{where}: annotations of frame {record['frame_id']} lack {missing}")
-    boxes = np.asarray(annos["boxes"])
-    if boxes.ndim != 2 or boxes.shape[1] < 7:
-        raise VoxformerError(f"{where}: frame {record['frame_id']}: boxes must be (N, 7+), got {boxes.shape}")
+        raise VoxformerError(f"{where}: annotations of frame {frame} lack {missing}")
+    not_arrays = [key for key, value in annos.items() if not isinstance(value, np.ndarray) or value.ndim == 0]
+    if not_arrays:
+        raise VoxformerError(f"{where}: frame {frame}: annotation {not_arrays[0]!r} is not an array of rows")
+    boxes = annos["boxes"]
+    if boxes.ndim != 2 or boxes.shape[1] < 7 or boxes.dtype.kind != "f":
+        raise VoxformerError(f"{where}: frame {frame}: boxes must be float (N, 7+), got {boxes.dtype} {boxes.shape}")
     for key, value in annos.items():
         if len(value) != len(boxes):
             raise VoxformerError(
-                f"{where}: frame {record['frame_id']}: annotation {key!r} has {len(value)} rows, "
-                f"boxes have {len(boxes)}"
+                f"{where}: frame {frame}: annotation {key!r} has {len(value)} rows, boxes have {len(boxes)}"
             )
 
 
 def save_infos(path: str | Path, records: list[dict], metainfo: dict) -> None:
     """Write ``<name>_infos_<split>.pkl`` after checking every record."""
-    for record in records:
-        check_record(record, str(path))
+    for index, record in enumerate(records):
+        check_record(record, f"{path}: record {index}")
     save_pickle(path, {"metainfo": dict(metainfo), "data_list": list(records)})
 
 
 def load_infos(path: str | Path) -> dict:
     """Read an info file written by :func:`save_infos`: ``{"metainfo", "data_list"}``, records checked."""
     content = load_pickle(path)
-    if not isinstance(content, dict) or "data_list" not in content:
-        raise VoxformerError(f"{path}: expected a dict with 'metainfo' and 'data_list'")
-    for record in content["data_list"]:
-        check_record(record, str(path))
-    content.setdefault("metainfo", {})
+    if not isinstance(content, dict) or not isinstance(content.get("data_list"), list):
+        raise VoxformerError(f"{path}: expected a dict with 'metainfo' and a 'data_list' list")
+    if not isinstance(content.setdefault("metainfo", {}), dict):
+        raise VoxformerError(f"{path}: 'metainfo' is a {type(content['metainfo']).__name__}, expected a dict")
+    for index, record in enumerate(content["data_list"]):
+        check_record(record, f"{path}: record {index}")
     return content
 
 

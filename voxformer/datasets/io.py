@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 
@@ -22,16 +24,17 @@ def read_points(path: str | Path, num_features: int) -> np.ndarray:
 
     Raises :class:`VoxformerError` naming the file when it is missing, when a ``.bin`` size is not a
     multiple of ``4 * num_features`` bytes (a truncated or wrongly-described file), or when a
-    ``.npy`` array has the wrong shape.
+    ``.npy`` file is not a readable (N, >= num_features) numeric array. A ``.npy`` holding Python
+    objects is refused, never unpickled.
     """
     path = Path(path)
     if not path.is_file():
         raise VoxformerError(f"{path}: point file not found")
     if path.suffix == ".npy":
-        points = np.load(path, allow_pickle=False)
-        if points.ndim != 2 or points.shape[1] < num_features:
+        points = read_npy_points(path)
+        if points.shape[1] < num_features:
             raise VoxformerError(f"{path}: expected a (N, >={num_features}) array, got shape {points.shape}")
-        return np.ascontiguousarray(points[:, :num_features], dtype=np.float32)
+        return np.ascontiguousarray(points[:, :num_features])
     row_bytes = 4 * num_features
     size = path.stat().st_size
     if size % row_bytes:
@@ -40,6 +43,55 @@ def read_points(path: str | Path, num_features: int) -> np.ndarray:
             f"({row_bytes} bytes each); the file is truncated or has a different number of features"
         )
     return np.fromfile(path, dtype="<f4").reshape(-1, num_features)
+
+
+def read_npy_points(path: str | Path) -> np.ndarray:
+    """The (N, C) float32 array of a ``.npy`` file holding a 2-D integer or float array.
+
+    The header is checked before any data is read: the dtype must be a plain integer or float type
+    and the array must fit in the file, so a crafted header can neither run a pickle nor ask for a
+    huge allocation.
+    """
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # numpy's note on a Python 2 style header, which it reads
+        shape, dtype, data_bytes = _npy_header(path)
+        if dtype.hasobject:
+            raise VoxformerError(f"{path}: holds an array of Python objects, which is never unpickled; save numbers")
+        if dtype.kind not in "iuf" or dtype.fields is not None:
+            raise VoxformerError(f"{path}: holds {dtype} values; expected an integer or float array")
+        if len(shape) != 2:
+            raise VoxformerError(f"{path}: expected a (N, C) array of points, got shape {shape}")
+        needed = shape[0] * shape[1] * dtype.itemsize
+        if data_bytes < needed:
+            raise VoxformerError(
+                f"{path}: file is truncated: {data_bytes} bytes of data, the header's shape {shape} needs {needed}"
+            )
+        try:
+            points = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise VoxformerError(f"{path}: not a readable .npy file ({_one_line(error)})") from None
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, which readers report
+        return np.ascontiguousarray(points, dtype=np.float32)
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and the number of bytes after the header of a ``.npy`` file (versions 1 and 2)."""
+    with open(path, "rb") as file:
+        try:
+            version = np.lib.format.read_magic(file)
+            read_header = {1: np.lib.format.read_array_header_1_0, 2: np.lib.format.read_array_header_2_0}
+            if version[0] not in read_header:
+                raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+            shape, _, dtype = read_header[version[0]](file)
+        except (ValueError, SyntaxError, TokenError) as error:  # numpy tokenizes the header's Python literal
+            raise VoxformerError(f"{path}: not a readable .npy file ({_one_line(error)})") from None
+        return shape, dtype, path.stat().st_size - file.tell()
+
+
+def _one_line(error: Exception) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(error).split())
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

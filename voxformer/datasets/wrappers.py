@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from voxformer.errors import ConfigError
 from voxformer.registry import DATASETS
 
 
@@ -29,7 +30,7 @@ def class_balanced_indices(frame_classes: Sequence[Sequence[int]], num_classes: 
                 frames_of_class[class_id].append(frame)
     total = sum(len(frames) for frames in frames_of_class)
     if total == 0:
-        raise ValueError("CBGS: no frame contains an object of the dataset's classes; nothing to balance")
+        raise ConfigError("CBGS: no frame contains an object of the dataset's classes; nothing to balance")
     per_class = -(-total // num_classes)
     rng = np.random.default_rng(seed)
     draws = [rng.choice(frames, per_class, replace=True) for frames in frames_of_class if frames]
@@ -50,7 +51,7 @@ class CBGSDataset:
             self.dataset.full_init()
         classes = self.metainfo.get("classes")
         if not classes:
-            raise ValueError("CBGSDataset: the wrapped dataset's metainfo has no 'classes' to balance")
+            raise ConfigError("CBGSDataset: the wrapped dataset's metainfo has no 'classes' to balance")
         frame_classes = [self.dataset.get_cat_ids(index) for index in range(len(self.dataset))]
         self.indices = class_balanced_indices(frame_classes, len(classes), seed)
 

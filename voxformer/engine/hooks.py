@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mmengine.hooks import Hook
 
+from voxformer.errors import ConfigError
 from voxformer.registry import HOOKS
 
 
@@ -41,7 +42,7 @@ class AugmentationSwitchHook(Hook):
 
     def __init__(self, num_last_epochs: int = 1):
         if num_last_epochs < 0:
-            raise ValueError(f"num_last_epochs must be >= 0, got {num_last_epochs}")
+            raise ConfigError(f"num_last_epochs must be >= 0, got {num_last_epochs}")
         self.num_last_epochs = num_last_epochs
 
     def before_train_epoch(self, runner) -> None:

@@ -2,8 +2,12 @@
 
 Input: one dict per frame for ground truth and for detections (OpenPCDet's "annos" layout):
 
-- ``name`` (N,) class names; ``boxes_lidar`` (N, 7) LiDAR-frame boxes (gravity centre, dx, dy, dz,
-  yaw) used for BEV and 3D IoU (KITTI's camera-frame IoU gives the same overlaps);
+- ``name`` (N,) class names; ``boxes_lidar`` (N, 7) upright boxes (gravity centre, dx, dy, dz, yaw
+  about z) used for BEV and 3D IoU. The overlaps equal the devkit's camera-frame ones only when the
+  boxes are the camera boxes re-axed rigidly (x = cam z, y = -cam x, z = -cam y), as ``voxformer
+  evaluate kitti`` does without ``--calib-dir``; boxes converted to the LiDAR frame with a calib file
+  are not upright there (the camera's up axis is tilted about 0.85 deg from LiDAR z), and treating
+  them as upright moves per-pair IoU by up to about 0.01;
 - detections: ``score`` (N,);
 - image mode (KITTI labels): ``bbox`` (N, 4) left, top, right, bottom px and ``alpha`` (N,);
   ground truth also ``truncated`` and ``occluded``; ``DontCare`` rows mark regions;
@@ -15,11 +19,20 @@ Rules (devkit ``evaluate_object.cpp``): difficulty from 2D height (> 40 / 25 / 2
 neighbouring class (Van for Car, Person_sitting for Pedestrian), is ignored (a detection matched
 to it is neither TP nor FP); detections lower than the level's minimum height are ignored;
 greedy matching per GT (first pass: the highest score with overlap > threshold, to pick the 41
-score thresholds; then per threshold the largest overlap); unmatched detections covering a
-DontCare box by more than the threshold (intersection over detection area) are not FPs;
-precision made non-increasing; AP_R11 = mean of precision at points 0, 4, ..., 40, AP_R40 = mean
-over points 1..40; AOS weights each TP by (1 + cos(delta alpha)) / 2. In LiDAR mode there is no
-2D ("bbox") row and AOS uses yaw differences over the BEV matching.
+score thresholds; then per threshold the largest overlap); precision made non-increasing;
+AP_R11 = mean of precision at points 0, 4, ..., 40, AP_R40 = mean over points 1..40; AOS weights
+each TP by (1 + cos(delta alpha)) / 2. In LiDAR mode there is no 2D ("bbox") row and AOS uses yaw
+differences over the BEV matching.
+
+DontCare: in the 2D-box row, an unmatched detection covering a DontCare box by more than the
+threshold (intersection over detection area) is not a FP. DontCare rows have no 3D box, so in the
+BEV and 3D rows they excuse nothing and such a detection is a FP (OpenPCDet tests DontCare only
+for ``metric == 0``; the devkit overlaps the DontCare row's placeholder 3D box, which never meets
+a detection).
+
+Overlaps are computed in float64 (as the C++ devkit does). OpenPCDet's Python path casts boxes to
+float32 before the rotated IoU, so a pair within about 1e-6 of a threshold (e.g. IoU 0.4999984
+against 0.5) can be a hit there and a miss here.
 """
 
 from __future__ import annotations
@@ -209,7 +222,8 @@ def evaluate_kitti(
                     )  # fmt: skip
                     scores = collect_tp_scores(data.num_frames, min_overlaps[row], kernel_data)
                     thresholds = score_thresholds(scores, num_valid)
-                    stats = sweep_thresholds(data.num_frames, thresholds, min_overlaps[row], kernel_data)
+                    dont_care = row == "bbox"  # DontCare regions are 2D boxes only
+                    stats = sweep_thresholds(data.num_frames, thresholds, min_overlaps[row], dont_care, kernel_data)
                     tp, fp, fn, similarity = stats.T
                     precision = np.zeros(NUM_SAMPLE_POINTS)
                     precision[: len(thresholds)] = tp / np.maximum(tp + fp, 1)

@@ -3,7 +3,9 @@
 ``data`` is the tuple built by :func:`voxformer.evaluation.kitti_eval.evaluate_kitti`: CSR starts of
 ground truth, detections and DontCare boxes per frame, starts of the flat (det, gt) and (det, DontCare)
 overlap blocks, the overlaps, ignore flags (0 counts, 1 ignored when matched, -1 skipped), detection
-scores and the gt / detection angles for AOS.
+scores and the gt / detection angles for AOS. ``dont_care`` says whether unmatched detections covering
+a DontCare box are excused: only in the 2D-box row (devkit and OpenPCDet: ``metric == 0``), because
+DontCare rows have no 3D box.
 """
 
 import math
@@ -13,7 +15,7 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def frame_statistics(f, threshold, compute_fp, min_overlap, data):
+def frame_statistics(f, threshold, compute_fp, min_overlap, dont_care, data):
     """TP / FP / FN / similarity of frame ``f`` at score ``threshold`` and the TP scores."""
     (gt_start, det_start, dc_start, overlap_start, dc_overlap_start, overlaps, dc_overlaps,
      ignored_gt, ignored_det, scores, gt_angle, det_angle) = data  # fmt: skip
@@ -64,6 +66,7 @@ def frame_statistics(f, threshold, compute_fp, min_overlap, data):
         for j in range(num_det):
             if not (assigned[j] or ignored_det[d0 + j] != 0 or below[j]):
                 fp += 1
+    if compute_fp and dont_care:
         num_dc = dc_start[f + 1] - dc_start[f]
         for k in range(num_dc):
             for j in range(num_det):
@@ -81,19 +84,19 @@ def collect_tp_scores(num_frames, min_overlap, data):
     collected = np.empty(len(data[7]))
     count = 0
     for f in range(num_frames):
-        scores = frame_statistics(f, 0.0, False, min_overlap, data)[4]
+        scores = frame_statistics(f, 0.0, False, min_overlap, False, data)[4]
         collected[count : count + len(scores)] = scores
         count += len(scores)
     return collected[:count]
 
 
 @numba.njit(cache=True)
-def sweep_thresholds(num_frames, thresholds, min_overlap, data):
+def sweep_thresholds(num_frames, thresholds, min_overlap, dont_care, data):
     """(T, 4) summed TP, FP, FN and orientation similarity at each score threshold."""
     stats = np.zeros((len(thresholds), 4))
     for f in range(num_frames):
         for t in range(len(thresholds)):
-            tp, fp, fn, similarity, _ = frame_statistics(f, thresholds[t], True, min_overlap, data)
+            tp, fp, fn, similarity, _ = frame_statistics(f, thresholds[t], True, min_overlap, dont_care, data)
             stats[t, 0] += tp
             stats[t, 1] += fp
             stats[t, 2] += fn

@@ -4,16 +4,23 @@ The official tool's default configuration, re-implemented:
 
 - ground truth with ``num_lidar_points_in_box <= 0`` is dropped; an UNKNOWN difficulty becomes
   LEVEL_2 with at most 5 points, else LEVEL_1;
-- each breakdown shard (object type; object type x range [0, 30), [30, 50), [50, inf) m of the box
-  centre in the ground plane) is matched per frame and per score cut-off 0.00, 0.01, ..., 1.00
-  (predictions with score >= cut-off) by a maximum-IoU Hungarian assignment on upright 3D IoU;
-  a pair counts when IoU >= the class threshold (vehicle 0.7; pedestrian, sign, cyclist 0.5);
+- each breakdown shard (object type; object type x range [0, 30), [30, 50), [50, inf) m) is matched
+  per frame and per score cut-off 0.00, 0.01, ..., 1.00 (predictions with score >= cut-off) by a
+  maximum-IoU Hungarian assignment on upright 3D IoU; a pair counts when IoU >= the class threshold
+  (vehicle 0.7; pedestrian, sign, cyclist 0.5);
+- the range of a box is the 3D distance of its centre from the frame origin, sqrt(x^2 + y^2 + z^2)
+  (not the distance in the ground plane), and a range shard holds the ground truth *and* the
+  predictions of its own range: a prediction is never matched across a shard boundary, so a
+  ground truth at 29 m detected by a prediction at 31 m is a FN of [0, 30) and the prediction a
+  FP of [30, 50), although the pair is a TP of the OBJECT_TYPE line;
 - at level L a matched prediction is a TP, an unmatched ground truth of level <= L a FN, an
   unmatched prediction not flagged ``overlap_with_nlz`` a FP; the heading accuracy of a TP is
   max(0, 1 - |dtheta| / pi) with dtheta wrapped to [-pi, pi);
-- AP is the area under the precision / recall points (precision made non-increasing in recall,
-  recall gaps wider than 0.05 filled at the running precision, a point at recall 0); APH does the
-  same with precision = sum(heading accuracy) / (TP + FP).
+- AP is the area under the precision / recall points of the cut-offs (precision made non-increasing
+  in recall, recall gaps wider than 0.05 filled at the running precision, a point at recall 0); APH
+  does the same with precision = sum(heading accuracy) / (TP + FP). Precision, recall and the area
+  are computed in float32 like the official tool, whose printout (6 significant digits) this
+  reproduces digit for digit on its reference inputs.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ IOU_THRESHOLDS = {1: 0.7, 2: 0.5, 3: 0.5, 4: 0.5}
 SCORE_CUTOFFS = np.array([i * 0.01 for i in range(100)] + [1.0], dtype=np.float32)
 RANGE_BINS = ((0.0, 30.0, "[0, 30)"), (30.0, 50.0, "[30, 50)"), (50.0, math.inf, "[50, +inf)"))
 MAX_RECALL_DELTA = 0.05
+RECALL_GAP_TOLERANCE = 1e-6  # a gap counts as wider than MAX_RECALL_DELTA beyond this
 LEVELS = (1, 2)
 LEADERBOARD_TYPES = (1, 2, 4)  # vehicle, pedestrian, cyclist
 
@@ -44,6 +52,12 @@ def assign_difficulty(difficulty: np.ndarray, num_points: np.ndarray) -> tuple[n
     return num_points > 0, level
 
 
+def range_bin(boxes: np.ndarray) -> np.ndarray:
+    """Index into ``RANGE_BINS`` of (N, >=3) boxes: by the 3D distance of the centre from the origin."""
+    distance = np.linalg.norm(np.asarray(boxes, dtype=np.float64)[:, :3], axis=1)
+    return np.searchsorted([high for _, high, _ in RANGE_BINS[:-1]], distance, side="right")
+
+
 def heading_accuracy(gt_heading: np.ndarray, pred_heading: np.ndarray) -> np.ndarray:
     """max(0, 1 - |wrapped heading difference| / pi)."""
     delta = np.remainder(np.asarray(pred_heading) - np.asarray(gt_heading) + math.pi, 2 * math.pi) - math.pi
@@ -51,26 +65,30 @@ def heading_accuracy(gt_heading: np.ndarray, pred_heading: np.ndarray) -> np.nda
 
 
 def average_precision(precision: np.ndarray, recall: np.ndarray, max_recall_delta: float = MAX_RECALL_DELTA) -> float:
-    """Area under (recall, precision) points, the Waymo way (see the module docstring)."""
-    precision = np.asarray(precision, dtype=np.float64)
-    recall = np.asarray(recall, dtype=np.float64)
-    if len(precision) == 0:
-        return 0.0
-    order = np.lexsort((precision, recall))
-    recall, precision = recall[order], precision[order]
-    precision = np.maximum.accumulate(precision[::-1])[::-1]
-    if recall[0] > 0:
-        recall = np.concatenate([[0.0], recall])
-        precision = np.concatenate([[precision[0]], precision])
-    area = 0.0
-    for i in range(1, len(recall)):
-        left, right = recall[i - 1], recall[i]
-        if right - left > max_recall_delta:
-            # the gap is filled at the higher-recall precision, one step of max_recall_delta at a time
-            area += (precision[i - 1] + precision[i]) / 2 * max_recall_delta
-            area += precision[i] * (right - left - max_recall_delta)
-        else:
-            area += (precision[i - 1] + precision[i]) / 2 * (right - left)
+    """Area under (recall, precision) points, the official tool's way, in its float32 arithmetic.
+
+    The best precision per recall and a point (recall 0, precision 1); walking from the highest
+    recall down, precision is the running maximum and a gap wider than ``max_recall_delta`` gets a
+    point every ``max_recall_delta`` at the running precision; the recall-0 point then takes the
+    precision of its neighbour; the area is the sum of the trapezoids."""
+    f32 = np.float32
+    best = {f32(0.0): f32(1.0)}
+    for p, r in zip(np.asarray(precision, f32), np.asarray(recall, f32)):
+        best[r] = max(best.get(r, f32(0.0)), p)
+    step = f32(max_recall_delta)
+    widest_gap = f32(step + f32(RECALL_GAP_TOLERANCE))
+    curve = []  # (recall, precision), recall descending
+    running = f32(0.0)
+    for r in sorted(best, reverse=True):
+        while curve and curve[-1][0] - r > widest_gap:
+            curve.append((curve[-1][0] - step, running))
+        running = max(running, best[r])
+        curve.append((r, running))
+    if len(curve) >= 2:
+        curve[-1] = (curve[-1][0], curve[-2][1])
+    area = f32(0.0)
+    for (high_r, high_p), (low_r, low_p) in zip(curve, curve[1:]):
+        area = f32(float(area) + 0.5 * float(high_r - low_r) * float(high_p + low_p))
     return float(area)
 
 
@@ -89,11 +107,14 @@ class _Counts:
         return cls(*(np.zeros(shape) for _ in range(4)))
 
     def metrics(self, level_row: int) -> dict[str, float]:
-        tp, fp, fn, ha = self.tp[level_row], self.fp[level_row], self.fn[level_row], self.ha[level_row]
-        valid = (tp + fn > 0) & (tp + fp > 0)
-        recall = tp[valid] / (tp[valid] + fn[valid])
-        precision = tp[valid] / (tp[valid] + fp[valid])
-        precision_ha = ha[valid] / (tp[valid] + fp[valid])
+        """mAP and mAPH of one level, per cut-off in float32: recall = TP / (TP + FN) (0 when that is 0),
+        precision = TP / (TP + FP) (0 when that is 0), and precision 1 wherever recall is 0."""
+        tp, fp, fn, ha = (np.asarray(c[level_row], np.float32) for c in (self.tp, self.fp, self.fn, self.ha))
+        kept, relevant = tp + fp, tp + fn
+        recall = np.where(relevant > 0, tp / np.maximum(relevant, 1), np.float32(0))
+        no_recall = recall == 0
+        precision = np.where(no_recall, np.float32(1), np.where(kept > 0, tp / np.maximum(kept, 1), np.float32(0)))
+        precision_ha = np.where(no_recall, np.float32(1), np.where(kept > 0, ha / np.maximum(kept, 1), np.float32(0)))
         return {"mAP": average_precision(precision, recall), "mAPH": average_precision(precision_ha, recall)}
 
 
@@ -136,8 +157,8 @@ def evaluate_waymo(gt: WaymoObjects, pred: WaymoObjects) -> dict[str, dict[str, 
     # group by (frame, type), then by ground truth, then by prediction: each group is a dense block
     pair_iou = pair_iou[np.argsort(gt_group[pair_gt], kind="stable")]
 
-    gt_range = np.hypot(gt.boxes[gt_ids, 0], gt.boxes[gt_ids, 1])
-    pred_range = np.hypot(pred.boxes[pred_ids, 0], pred.boxes[pred_ids, 1])
+    gt_range_bin = range_bin(gt.boxes[gt_ids])
+    pred_range_bin = range_bin(pred.boxes[pred_ids])
     type_counts = {t: _Counts.zeros() for t in range(1, num_types)}
     range_counts = {(t, r): _Counts.zeros() for t in range(1, num_types) for r in range(len(RANGE_BINS))}
     gt_order = np.argsort(gt_group, kind="stable")
@@ -156,10 +177,8 @@ def evaluate_waymo(gt: WaymoObjects, pred: WaymoObjects) -> dict[str, dict[str, 
         if object_type not in IOU_THRESHOLDS:
             continue
         shards = [(type_counts[object_type], np.ones(len(preds), bool), np.ones(len(gts), bool))]
-        for r, (low, high, _) in enumerate(RANGE_BINS):
-            in_pred = (pred_range[preds] >= low) & (pred_range[preds] < high)
-            in_gt = (gt_range[gts] >= low) & (gt_range[gts] < high)
-            shards.append((range_counts[(object_type, r)], in_pred, in_gt))
+        for r in range(len(RANGE_BINS)):
+            shards.append((range_counts[(object_type, r)], pred_range_bin[preds] == r, gt_range_bin[gts] == r))
         for counts, pred_mask, gt_mask in shards:
             if not pred_mask.any() and not gt_mask.any():
                 continue

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxformer.errors import VoxformerError
 from voxformer.utils.proto import Field, build_messages
 from voxformer.utils.waymo_label_proto import LABEL_ENUMS, LABEL_MESSAGES, LABEL_TYPES
 
@@ -72,17 +73,18 @@ class WaymoObjects:
 
 def read_objects(path: str | Path, frame_keys: list[tuple[str, int]] | None = None) -> WaymoObjects:
     """Parse a serialized ``metrics.Objects`` file. Frames are numbered in order of first
-    appearance, continuing ``frame_keys`` when given (so GT and predictions share frame numbers)."""
+    appearance, continuing ``frame_keys`` when given (so GT and predictions share frame numbers).
+    A missing or malformed file raises :class:`VoxformerError` naming it."""
     from google.protobuf.message import DecodeError
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Waymo objects file not found: {path}")
+        raise VoxformerError(f"{path}: Waymo objects file not found")
     objects = message_classes()["Objects"]()
     try:
         objects.ParseFromString(path.read_bytes())
     except DecodeError as error:
-        raise ValueError(f"{path}: not a serialized metrics.Objects proto ({error})") from None
+        raise VoxformerError(f"{path}: not a serialized metrics.Objects proto ({error})") from None
     keys = list(frame_keys or [])
     index = {key: i for i, key in enumerate(keys)}
     rows, frames = [], []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,13 +36,15 @@ class LoadReport:
         return "; ".join(parts)
 
 
-def load_model_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], strict: bool = True) -> LoadReport:
-    """Copy ``state_dict`` into ``model``.
+def load_model_weights(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], strict: bool = True, source: str | Path | None = None
+) -> LoadReport:
+    """Copy ``state_dict`` into ``model``; ``source`` (the checkpoint file) is named in the error.
 
     Accepts a bare state dict or a checkpoint holding one under ``state_dict`` (mmengine) or
     ``model_state`` (OpenPCDet); a ``module.`` prefix left by DistributedDataParallel is removed.
     With ``strict=True`` any missing, unexpected or shape-mismatched key raises
-    :class:`VoxformerError` listing them and nothing is loaded. With ``strict=False`` the matching
+    :class:`VoxformerError` listing the first few and nothing is loaded. With ``strict=False`` the matching
     keys are loaded and the report of the others is returned.
     """
     for wrapper in ("state_dict", "model_state"):
@@ -59,8 +62,10 @@ def load_model_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
         ),
     )
     if strict and report:
+        checkpoint = f"checkpoint {source}" if source is not None else "the checkpoint"
         raise VoxformerError(
-            f"checkpoint does not match the model: {report.describe()} (pass strict=False to load the rest)"
+            f"{checkpoint} does not match the model of the config: {report.describe(limit=5)} "
+            "(a checkpoint of another model or config?)"
         )
     matching = {k: v for k, v in state_dict.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     model.load_state_dict(matching, strict=False)

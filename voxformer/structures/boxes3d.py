@@ -1,6 +1,6 @@
 r"""3D boxes in the LiDAR frame.
 
-Convention (DESIGN §3, OpenPCDet's)::
+Convention (docs/design.md §Boxes, OpenPCDet's)::
 
     LiDAR frame: x forward, y left, z up, metres.
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-_REQUIRED = ("P2", "R0_rect", "Tr_velo_to_cam")
+from voxformer.errors import VoxformerError
+
+_REQUIRED = {"P2": 12, "R0_rect": 9, "Tr_velo_to_cam": 12}  # matrix -> number of values
+_SINGULAR = 1e-12  # |det| at or below which a rotation cannot be inverted
 
 
 class KittiCalib:
@@ -19,26 +22,37 @@ class KittiCalib:
 
     @classmethod
     def from_file(cls, path: str | Path) -> KittiCalib:
-        """Parse a calib file; a missing or malformed matrix raises ``ValueError`` naming the file."""
+        """Parse a calib file (``KEY: numbers`` lines). An unreadable file, a missing or malformed
+        matrix, a non-finite value or a singular rotation raises :class:`VoxformerError` naming the file
+        (and the line where one is at fault)."""
         path = Path(path)
-        matrices = {}
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise VoxformerError(f"{path}: cannot read KITTI calib file ({error})") from None
+        matrices, lines = {}, {}
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             key, _, values = line.partition(":")
             try:
                 matrices[key.strip()] = np.array([float(v) for v in values.split()])
             except ValueError as error:
-                raise ValueError(f"{path}:{number}: cannot parse {key.strip()!r}: {error}") from None
-        expected_sizes = {"P2": 12, "R0_rect": 9, "Tr_velo_to_cam": 12}
-        for key in _REQUIRED:
+                raise VoxformerError(f"{path}:{number}: cannot parse {key.strip()!r}: {error}") from None
+            lines[key.strip()] = number
+        for key, size in _REQUIRED.items():
             if key not in matrices:
-                raise ValueError(f"{path}: calib has no {key} matrix")
-            if matrices[key].size != expected_sizes[key]:
-                raise ValueError(
-                    f"{path}: {key} has {matrices[key].size} numbers, expected {expected_sizes[key]}"
-                )
-        return cls(matrices["P2"], matrices["R0_rect"], matrices["Tr_velo_to_cam"])
+                raise VoxformerError(f"{path}: calib has no {key} matrix")
+            where = f"{path}:{lines[key]}: {key}"
+            if matrices[key].size != size:
+                raise VoxformerError(f"{where} has {matrices[key].size} numbers, expected {size}")
+            if not np.isfinite(matrices[key]).all():
+                raise VoxformerError(f"{where} holds a non-finite number")
+        calib = cls(matrices["P2"], matrices["R0_rect"], matrices["Tr_velo_to_cam"])
+        for key, rotation in (("R0_rect", calib.R0), ("Tr_velo_to_cam", calib.V2C[:, :3])):
+            if not abs(np.linalg.det(rotation)) > _SINGULAR:
+                raise VoxformerError(f"{path}:{lines[key]}: {key} has a singular rotation part")
+        return calib
 
     def lidar_to_rect(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) LiDAR points -> (N, 3) rectified camera coordinates."""

@@ -1,7 +1,8 @@
 """SparseVoxels: the data object that flows through every 3D backbone.
 
-It carries features, integer coordinates and a cache of partitions (window ids, sort orders,
-DSVT sets, FlatFormer groups) so that the blocks of a stage compute a partition once and reuse it.
+It carries features, integer coordinates and a cache of the structures computed from the coordinates
+(window partitions, DSVT sets, FlatFormer groups, depth-wise convolution neighbour tables), so that the
+layers of a stage compute each once and reuse it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import torch
 
+from voxformer import ops
+
 
 class SparseVoxels:
     """M occupied voxels of a batch of B samples on a (Z, Y, X) grid.
@@ -19,7 +22,8 @@ class SparseVoxels:
     - ``coords``: (M, 4) int32, columns (batch, z, y, x) (spconv's order); rows are unique.
     - ``sparse_shape``: (Z, Y, X), derived from the point-cloud range and voxel size.
     - ``batch_size``: B (samples may hold no voxel).
-    - ``cache``: partitions keyed by their parameters; shared by :meth:`replace_features`.
+    - ``cache``: what :meth:`windows`, :meth:`dsvt_sets`, :meth:`flat_groups` and :meth:`neighbours`
+      computed, keyed by their name and arguments; shared by :meth:`replace_features`.
     """
 
     def __init__(
@@ -87,16 +91,53 @@ class SparseVoxels:
         return SparseVoxels(features, self.coords, self.sparse_shape, self.batch_size, cache=self.cache)
 
     def partition(self, key: Hashable, build: Callable[[], Any]) -> Any:
-        """The partition stored under ``key`` (its parameters), building it on first use."""
+        """What is stored under ``key``, building it with ``build()`` on first use (the typed methods
+        below key their results by name and arguments)."""
         if key not in self.cache:
             self.cache[key] = build()
         return self.cache[key]
 
+    def windows(self, window_shape: Sequence[int], shift: Sequence[int] = (0, 0, 0)) -> ops.WindowPartition:
+        """:func:`voxformer.ops.window_partition` of these voxels by (wz, wy, wx) windows moved by ``shift``."""
+        window_shape, shift = _ints(window_shape), _ints(shift)
+        return self.partition(
+            ("window", window_shape, shift),
+            lambda: ops.window_partition(self.coords, self.sparse_shape, window_shape, shift, self.batch_size),
+        )
+
+    def dsvt_sets(
+        self, window_shape: Sequence[int], shift: Sequence[int], set_size: int, axis: str = "x"
+    ) -> ops.SetPartition:
+        """:func:`voxformer.ops.dsvt_sets` of ``set_size`` voxels in the windows of :meth:`windows`."""
+        window_shape, shift = _ints(window_shape), _ints(shift)
+        return self.partition(
+            ("dsvt_sets", window_shape, shift, int(set_size), axis),
+            lambda: ops.dsvt_sets(self.windows(window_shape, shift), self.coords, set_size, axis),
+        )
+
+    def flat_groups(
+        self, window_shape: Sequence[int], group_size: int, axis: str = "x", shifted: bool = False
+    ) -> ops.FlatGroups:
+        """:func:`voxformer.ops.flat_groups` of these voxels: FlatFormer groups of ``group_size``."""
+        window_shape = _ints(window_shape)
+        return self.partition(
+            ("flat_groups", window_shape, int(group_size), axis, bool(shifted)),
+            lambda: ops.flat_groups(
+                self.coords, self.sparse_shape, window_shape, group_size, axis, shifted, self.batch_size
+            ),
+        )
+
+    def neighbours(self, kernel_size: Sequence[int]) -> torch.Tensor:
+        """(M, kz * ky * kx) table of :func:`voxformer.ops.sparse_conv_neighbors` for a (kz, ky, kx) kernel."""
+        kernel_size = _ints(kernel_size)
+        return self.partition(
+            ("neighbours", kernel_size),
+            lambda: ops.sparse_conv_neighbors(self.coords, self.sparse_shape, kernel_size),
+        )
+
     def flat_index(self) -> torch.Tensor:
-        """(M,) int64 index of each voxel in a flattened (B, Z, Y, X) grid."""
-        z_size, y_size, x_size = self.sparse_shape
-        c = self.coords.long()
-        return ((c[:, 0] * z_size + c[:, 1]) * y_size + c[:, 2]) * x_size + c[:, 3]
+        """(M,) int64 index of each voxel in a flattened (B, Z, Y, X) grid (its voxel key)."""
+        return ops.encode_voxel_keys(self.coords.unbind(1), self.sparse_shape)
 
     def dense(self, bev: bool = False) -> torch.Tensor:
         """Scatter to a dense (B, C, Z, Y, X) tensor, or with ``bev=True`` to (B, C * Z, Y, X)
@@ -118,3 +159,8 @@ class SparseVoxels:
         coords = occupied.nonzero().int()
         features = dense.permute(0, 2, 3, 4, 1)[occupied]
         return cls(features, coords, dense.shape[2:], dense.shape[0])
+
+
+def _ints(values: Sequence[int]) -> tuple[int, ...]:
+    """A hashable cache-key part for a shape, shift or kernel size."""
+    return tuple(int(v) for v in values)

@@ -1,6 +1,6 @@
 """3D views with Open3D: an interactive window when a display exists, a PNG when none does.
 
-Points are coloured by height or intensity; boxes (DESIGN §3 convention) are drawn as wireframes in
+Points are coloured by height or intensity; boxes (docs/design.md §Boxes) are drawn as wireframes in
 :mod:`voxformer.visualization.palette` colours (ground truth and predictions differ) with a heading
 mark (a line from the box centre to the middle of its front face). The off-screen path uses
 Open3D's Filament renderer (Vulkan/EGL; Mesa's llvmpipe works on machines with no GPU).

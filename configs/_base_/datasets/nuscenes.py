@@ -2,7 +2,7 @@
 # `voxformer create-data nuscenes --root-path data/nuscenes --out-dir data/nuscenes --version v1.0-trainval`.
 # Range [-54, 54] x [-54, 54] x [-5, 3] m as in the DSVT / ScatterFormer / TransFusion-L nuScenes configs
 # (a whole number of 0.3 m or 0.075 m voxels); GT sampling and augmentation as OpenPCDet / MMDetection3D
-# CenterPoint (REFERENCES §2.4); class-balanced (CBGS) resampling of the training frames.
+# CenterPoint (docs/references.md §Augmentation); class-balanced (CBGS) resampling of the training frames.
 _base_ = ['./lidar_loaders.py']
 
 dataset_type = 'NuScenesDataset'

@@ -19,7 +19,7 @@ db_sampler = dict(
     align_to_ground=True)  # the synthetic ground has slopes and bumps
 
 train_pipeline = [
-    dict(type='LoadPointsFromFile'),
+    dict(type='LoadPointsFromFile', num_features=4),  # x, y, z, intensity 0-1
     dict(type='LoadAnnotations3D'),
     dict(type='ObjectNameFilter'),
     db_sampler,
@@ -33,7 +33,7 @@ train_pipeline = [
     dict(type='Pack3DDetInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadPointsFromFile'),
+    dict(type='LoadPointsFromFile', num_features=4),  # x, y, z, intensity 0-1
     dict(type='LoadAnnotations3D'),
     dict(type='PointsRangeFilter'),
     dict(type='Pack3DDetInputs'),

@@ -2,7 +2,7 @@
 # lidars and both returns: `voxformer create-data waymo --root-path data/waymo --out-dir data/waymo --workers 8`
 # (reads data/waymo/{training,validation}/segment-*.tfrecord).
 # Range +-74.88 m, z [-2, 4] as DSVT (468 x 468 pillars of 0.32 m); ScatterFormer uses +-76.8 m (480 x 480).
-# GT sampling and augmentation as OpenPCDet / DSVT Waymo (REFERENCES §2.4).
+# GT sampling and augmentation as OpenPCDet / DSVT Waymo (docs/references.md §Augmentation).
 _base_ = ['./lidar_loaders.py']
 
 dataset_type = 'LidarDetDataset'

@@ -1,5 +1,5 @@
-# CenterPoint-Voxel (Yin et al., CVPR 2021), OpenPCDet Waymo recipe `centerpoint` (REFERENCES §1.1 latency
-# table, §2.1 head): sparse-conv ResNet 8x baseline. Needs spconv.
+# CenterPoint-Voxel (Yin et al., CVPR 2021), OpenPCDet Waymo recipe `centerpoint` (docs/references.md §CenterPoint):
+# sparse-conv ResNet 8x baseline. Needs spconv.
 model = dict(
     type="VoxelDetector",
     data_preprocessor=dict(

@@ -1,4 +1,4 @@
-# DSVT-Pillar (Wang et al., CVPR 2023), Waymo recipe `dsvt_plain_1f_onestage` (REFERENCES §1.1).
+# DSVT-Pillar (Wang et al., CVPR 2023), Waymo recipe `dsvt_plain_1f_onestage` (docs/references.md §DSVT).
 # The grid is stated once, in data_preprocessor; sparse_shape (1, 468, 468) is derived from it.
 model = dict(
     type="VoxelDetector",

@@ -1,4 +1,4 @@
-# FlatFormer (Liu et al., CVPR 2023), Waymo recipe `flatformer_waymo_D1_2x_3class` (REFERENCES §1.2).
+# FlatFormer (Liu et al., CVPR 2023), Waymo recipe `flatformer_waymo_D1_2x_3class` (docs/references.md §FlatFormer).
 model = dict(
     type="VoxelDetector",
     data_preprocessor=dict(

@@ -1,4 +1,4 @@
-# ScatterFormer (He et al., ECCV 2024), Waymo recipe (REFERENCES §1.3).
+# ScatterFormer (He et al., ECCV 2024), Waymo recipe (docs/references.md §ScatterFormer).
 # Differences by design: LayerNorm instead of BatchNorm; a depth-wise 3x3x3 position conv instead of the
 # spconv stem; attention pooling (not a strided sparse conv) between the stages; a residual SECOND BEV
 # backbone in place of CascadeDED (4 blocks, dim 128).

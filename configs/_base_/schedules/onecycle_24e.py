@@ -1,4 +1,4 @@
-# 24-epoch one-cycle AdamW schedule shared by the published Waymo recipes (REFERENCES §1.1, §1.3):
+# 24-epoch one-cycle AdamW schedule shared by the published Waymo recipes (docs/references.md §DSVT, §ScatterFormer):
 # OpenPCDet's adam_onecycle -> AdamW + OneCycleLR stepped per iteration; grad clip 10.
 lr = 0.003  # DSVT Waymo peak LR (ScatterFormer uses 0.006, FlatFormer 0.001: set in their configs)
 optim_wrapper = dict(

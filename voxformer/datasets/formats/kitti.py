@@ -9,12 +9,13 @@ Annotations keep every label row (DontCare and classes the model ignores include
 metric: ``names``, ``truncated``, ``occluded``, ``alpha``, ``bbox`` (left, top, right, bottom px),
 ``dimensions`` (h, w, l), ``location`` (bottom centre, rectified camera), ``rotation_y``, plus the
 shared fields: ``boxes`` (LiDAR frame via :meth:`Boxes3D.from_kitti_camera`), ``num_points``
-(-1 for DontCare) and ``difficulty`` (REFERENCES §5.1; -1 when no level applies or DontCare).
+(-1 for DontCare) and ``difficulty`` (docs/references.md §KITTI difficulty; -1 when no level applies or DontCare).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -33,26 +34,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-path", required=True, help="KITTI folder holding training/ (and ImageSets/, testing/)")
 
 
-def read_label(path: str | Path) -> dict[str, np.ndarray]:
-    """Parse a ``label_2`` file; a line without 15 fields (16 with a score) raises an error naming
-    the file and line."""
+def label_rows(path: str | Path, with_score: bool = False) -> tuple[list[str], np.ndarray]:
+    """Class names and (N, 14) float64 values (fields 2-15) of a KITTI label file, (N, 15) with the
+    score of a result file. A label row has 15 fields (16 with a score); a result row must have 16.
+    An unreadable file, a wrong field count or a non-finite number raises an error naming the file
+    and line."""
     from voxformer.errors import VoxformerError
 
     path = Path(path)
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise VoxformerError(f"{path}: cannot read KITTI label file ({error})") from None
+    widths = (LABEL_FIELDS + 1,) if with_score else (LABEL_FIELDS, LABEL_FIELDS + 1)
+    names, rows = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
-        if len(fields) not in (LABEL_FIELDS, LABEL_FIELDS + 1):
-            raise VoxformerError(f"{path}:{number}: expected {LABEL_FIELDS} fields, got {len(fields)}")
+        if len(fields) not in widths:
+            raise VoxformerError(f"{path}:{number}: expected {widths[0]} fields, got {len(fields)}")
         try:
-            rows.append((fields[0], [float(v) for v in fields[1:LABEL_FIELDS]]))
+            values = [float(v) for v in fields[1 : widths[0]]]
         except ValueError as error:
             raise VoxformerError(f"{path}:{number}: {error}") from None
-    values = np.array([r[1] for r in rows], np.float64).reshape(-1, LABEL_FIELDS - 1)
+        if not all(math.isfinite(v) for v in values):
+            raise VoxformerError(f"{path}:{number}: a field is not a finite number")
+        names.append(fields[0])
+        rows.append(values)
+    return names, np.array(rows, np.float64).reshape(-1, widths[0] - 1)
+
+
+def read_label(path: str | Path) -> dict[str, np.ndarray]:
+    """The label fields of a ``label_2`` file as arrays (see the module docstring; rows of
+    :func:`label_rows`)."""
+    names, values = label_rows(path)
     return {
-        "names": np.array([r[0] for r in rows], dtype="<U16"),
+        "names": np.array(names, dtype="<U16"),
         "truncated": values[:, 0].astype(np.float32),
         "occluded": values[:, 1].astype(np.int32),
         "alpha": values[:, 2].astype(np.float32),
@@ -64,18 +82,14 @@ def read_label(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def read_calib(path: str | Path):
-    """:class:`KittiCalib` of a calib file; a missing matrix raises an error naming the file."""
-    from voxformer.errors import VoxformerError
+    """:class:`KittiCalib` of a calib file; a missing or malformed matrix raises an error naming the file."""
     from voxformer.structures import KittiCalib
 
-    try:
-        return KittiCalib.from_file(path)
-    except (ValueError, OSError) as error:
-        raise VoxformerError(str(error)) from None
+    return KittiCalib.from_file(path)
 
 
 def kitti_difficulty(bbox: np.ndarray, occluded: np.ndarray, truncated: np.ndarray) -> np.ndarray:
-    """(N,) int32: 0 easy, 1 moderate, 2 hard, -1 none (REFERENCES §5.1)."""
+    """(N,) int32: 0 easy, 1 moderate, 2 hard, -1 none (docs/references.md §KITTI difficulty)."""
     height = bbox[:, 3] - bbox[:, 1]
     difficulty = np.full(len(bbox), -1, np.int32)
     for level in reversed(range(len(DIFFICULTY_RULES))):

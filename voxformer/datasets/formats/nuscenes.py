@@ -94,6 +94,43 @@ TABLES = (
     "attribute",
     "scene",
 )
+# The fields the converter reads, per table, and what each must hold: "str", "int", "bool", "vec3"
+# (3 finite numbers), "quaternion" (4 finite numbers, not all 0), "<table>" (a token of that table),
+# "<table>?" (the same, or "" for no link) or "[<table>]" (a list of such tokens).
+TABLE_FIELDS = {
+    "sample": {"token": "str", "timestamp": "int", "scene_token": "scene", "next": "sample?"},
+    "sample_data": {
+        "token": "str",
+        "sample_token": "sample",
+        "ego_pose_token": "ego_pose",
+        "calibrated_sensor_token": "calibrated_sensor",
+        "timestamp": "int",
+        "is_key_frame": "bool",
+        "filename": "str",
+        "prev": "sample_data?",
+    },
+    "sample_annotation": {
+        "token": "str",
+        "sample_token": "sample",
+        "instance_token": "instance",
+        "attribute_tokens": "[attribute]",
+        "translation": "vec3",
+        "size": "vec3",
+        "rotation": "quaternion",
+        "prev": "sample_annotation?",
+        "next": "sample_annotation?",
+        "num_lidar_pts": "int",
+        "num_radar_pts": "int",
+    },
+    "ego_pose": {"token": "str", "translation": "vec3", "rotation": "quaternion"},
+    "calibrated_sensor": {"token": "str", "sensor_token": "sensor", "translation": "vec3", "rotation": "quaternion"},
+    "sensor": {"token": "str", "channel": "str"},
+    "instance": {"token": "str", "category_token": "category"},
+    "category": {"token": "str", "name": "str"},
+    "attribute": {"token": "str", "name": "str"},
+    "scene": {"token": "str", "name": "str", "first_sample_token": "sample"},
+}
+_INT_LIMIT = 2**63  # timestamps and counts are int64 in the devkit
 
 
 # -- geometry -------------------------------------------------------------------------------------
@@ -128,11 +165,20 @@ def load_points(path: str | Path) -> np.ndarray:
         raise VoxformerError(
             f"{path}: {size} bytes is not a whole number of nuScenes points ({FILE_FEATURES} float32 values each)"
         )
-    raw = np.fromfile(path, dtype="<f4").reshape(-1, FILE_FEATURES)
+    return scan_points(np.fromfile(path, dtype="<f4").reshape(-1, FILE_FEATURES))
+
+
+def scan_points(raw: np.ndarray) -> np.ndarray:
+    """float32 (N', 4) x, y, z, intensity in [0, 1] of a ``.pcd.bin`` file's (N, 5) rows, points within 1 m dropped."""
     close = (np.abs(raw[:, 0]) < CLOSE_RADIUS) & (np.abs(raw[:, 1]) < CLOSE_RADIUS)
-    points = raw[~close, :4].copy()
+    points = np.array(raw[~close, :4], dtype=np.float32)
     points[:, 3] /= INTENSITY_SCALE
     return points
+
+
+def with_time_lag(points: np.ndarray, lag: float) -> np.ndarray:
+    """float32 (N, 5): (N, 4) ``points`` and a time-lag column of ``lag`` seconds (0 for the key frame)."""
+    return np.concatenate([points, np.full((len(points), 1), lag, np.float32)], axis=1)
 
 
 def load_points_with_sweeps(record: dict, data_root: str | Path, max_sweeps: int | None = None) -> np.ndarray:
@@ -142,41 +188,76 @@ def load_points_with_sweeps(record: dict, data_root: str | Path, max_sweeps: int
     sweep a dict with ``path``, ``transform`` (4, 4) sweep sensor -> key sensor and ``time_lag``).
     """
     root = Path(data_root)
-    key = load_points(root / record["lidar_path"])
-    clouds = [np.concatenate([key, np.zeros((len(key), 1), np.float32)], axis=1)]
+    clouds = [with_time_lag(load_points(root / record["lidar_path"]), 0.0)]
     for sweep in record.get("sweeps", [])[:max_sweeps]:
         points = load_points(root / sweep["path"])
         transform = np.asarray(sweep["transform"], dtype=np.float64)
         xyz = points[:, :3].astype(np.float64) @ transform[:3, :3].T + transform[:3, 3]
-        lag = np.full((len(points), 1), sweep["time_lag"], np.float32)
-        clouds.append(np.concatenate([xyz.astype(np.float32), points[:, 3:4], lag], axis=1))
+        moved = np.concatenate([xyz.astype(np.float32), points[:, 3:4]], axis=1)
+        clouds.append(with_time_lag(moved, sweep["time_lag"]))
     return np.concatenate(clouds, axis=0)
 
 
 # -- tables ---------------------------------------------------------------------------------------
+def _value_problem(value, kind: str) -> str | None:
+    """Why ``value`` is not of ``kind`` (see :data:`TABLE_FIELDS`), or None; token links are checked later."""
+    if kind == "bool":
+        return None if isinstance(value, bool) else "is not true/false"
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT_LIMIT
+        return None if ok else "is not an integer"
+    if kind in ("vec3", "quaternion"):
+        size = 3 if kind == "vec3" else 4
+        numbers = isinstance(value, list) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        if not numbers or len(value) != size or not all(math.isfinite(v) for v in value):
+            return f"is not a list of {size} finite numbers"
+        return "is all zeros" if kind == "quaternion" and not any(value) else None
+    if kind.startswith("["):
+        return None if isinstance(value, list) and all(isinstance(v, str) for v in value) else "is not a list of tokens"
+    return None if isinstance(value, str) else "is not a string"
+
+
+def _read_table(path: Path, table: str) -> dict[str, dict]:
+    """token -> row of one JSON table, each row checked against :data:`TABLE_FIELDS`."""
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        raise VoxformerError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(rows, list):
+        raise VoxformerError(f"{path}: expected a list of records, got a JSON {type(rows).__name__}")
+    by_token = {}
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise VoxformerError(f"{path}: row {index} is a JSON {type(row).__name__}, expected an object")
+        for field, kind in TABLE_FIELDS[table].items():
+            problem = "is missing" if field not in row else _value_problem(row[field], kind)
+            if problem:
+                raise VoxformerError(f"{path}: row {index}: {field!r} {problem}")
+        by_token[row["token"]] = row
+    return by_token
+
+
 class NuScenesTables:
-    """The JSON tables of one nuScenes version, indexed by token."""
+    """The JSON tables of one nuScenes version, indexed by token, every field the converter reads and
+    every token link checked on load (an error names the table file and the row)."""
 
     def __init__(self, root: str | Path, version: str):
         if version not in VERSIONS:
             raise VoxformerError(f"--version: expected one of {', '.join(VERSIONS)}, got {version!r}")
-        folder = Path(root) / version
-        if not folder.is_dir():
-            raise VoxformerError(f"{folder}: nuScenes tables not found (expected <root-path>/{version}/*.json)")
+        self.folder = Path(root) / version
+        if not self.folder.is_dir():
+            raise VoxformerError(f"{self.folder}: nuScenes tables not found (expected <root-path>/{version}/*.json)")
         self.version = version
         self.by_token: dict[str, dict[str, dict]] = {}
         for table in TABLES:
-            path = folder / f"{table}.json"
+            path = self.path(table)
             if not path.is_file():
                 if table == "sample_annotation" and version == "v1.0-test":
                     self.by_token[table] = {}
                     continue
                 raise VoxformerError(f"{path}: nuScenes table missing")
-            try:
-                rows = json.loads(path.read_text())
-            except json.JSONDecodeError as error:
-                raise VoxformerError(f"{path}: not valid JSON ({error})") from None
-            self.by_token[table] = {row["token"]: row for row in rows}
+            self.by_token[table] = _read_table(path, table)
+        self._check_links()
         self.annotations_of_sample: dict[str, list[dict]] = {}
         for annotation in self.by_token["sample_annotation"].values():
             self.annotations_of_sample.setdefault(annotation["sample_token"], []).append(annotation)
@@ -184,6 +265,25 @@ class NuScenesTables:
         for data in self.by_token["sample_data"].values():
             if data["is_key_frame"] and self.channel(data) == LIDAR_CHANNEL:
                 self.lidar_of_sample[data["sample_token"]] = data
+
+    def path(self, table: str) -> Path:
+        return self.folder / f"{table}.json"
+
+    def _check_links(self) -> None:
+        """Every token field of :data:`TABLE_FIELDS` names a row of its table ("" allowed where marked ``?``)."""
+        for table, fields in TABLE_FIELDS.items():
+            for field, kind in fields.items():
+                target = kind.strip("[]?")
+                if target not in TABLE_FIELDS:
+                    continue
+                for row in self.by_token[table].values():
+                    links = row[field] if kind.startswith("[") else [row[field]]
+                    for link in links:
+                        if link not in self.by_token[target] and not (kind.endswith("?") and link == ""):
+                            raise VoxformerError(
+                                f"{self.path(table)}: row {row['token']!r}: {field} {link!r} is not a token of "
+                                f"{self.path(target).name}"
+                            )
 
     def get(self, table: str, token: str) -> dict:
         try:
@@ -251,7 +351,7 @@ def sample_annotations(tables: NuScenesTables, sample_token: str, global_to_lida
         names.append(name)
         lidar_points.append(annotation["num_lidar_pts"])
         radar_points.append(annotation["num_radar_pts"])
-        attribute_tokens = annotation.get("attribute_tokens") or []
+        attribute_tokens = annotation["attribute_tokens"]
         attributes.append(tables.get("attribute", attribute_tokens[0])["name"] if attribute_tokens else "")
         tokens.append(annotation["token"])
     boxes = np.asarray(rows, dtype=np.float64).reshape(-1, 9)
@@ -287,7 +387,7 @@ def sample_record(tables: NuScenesTables, sample: dict, max_sweeps: int) -> dict
     """The info record of one sample (schema of :mod:`voxformer.datasets.infos`, plus ``sweeps``)."""
     key = tables.lidar_of_sample.get(sample["token"])
     if key is None:
-        raise VoxformerError(f"nuScenes {tables.version}: sample {sample['token']} has no {LIDAR_CHANNEL} key frame")
+        raise VoxformerError(f"{tables.path('sample_data')}: sample {sample['token']} has no {LIDAR_CHANNEL} key frame")
     lidar_to_global = tables.sensor_to_global(key)
     global_to_lidar = np.linalg.inv(lidar_to_global)
     return {
@@ -314,8 +414,11 @@ def create_nuscenes_infos(
         for scene in sorted(scenes, key=lambda entry: entry["name"]):
             if scene["name"] not in names:
                 continue
-            token = scene["first_sample_token"]
+            token, seen = scene["first_sample_token"], set()
             while token:
+                if token in seen:
+                    raise VoxformerError(f"{tables.path('sample')}: the 'next' links of {scene['name']} form a loop")
+                seen.add(token)
                 sample = tables.get("sample", token)
                 records[split].append(sample_record(tables, sample, max_sweeps))
                 token = sample["next"]

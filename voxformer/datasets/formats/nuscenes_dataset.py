@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
 from voxformer.datasets.base import LidarDetDataset
 from voxformer.datasets.transforms.base import Transform
 from voxformer.registry import DATASETS, TRANSFORMS
 
-from .nuscenes import DETECTION_CLASSES, load_points_with_sweeps
+from .nuscenes import DETECTION_CLASSES, load_points_with_sweeps, scan_points, with_time_lag
 
 
 @DATASETS.register_module()
@@ -50,3 +51,7 @@ class LoadNuScenesPoints(Transform):
         record = {"lidar_path": results["lidar_path"], "sweeps": results.get("sweeps", [])}
         results["points"] = torch.from_numpy(load_points_with_sweeps(record, "", self.max_sweeps))
         return results
+
+    def points_from_rows(self, rows: np.ndarray) -> torch.Tensor:
+        """``results['points']`` of a key frame without sweeps whose ``.pcd.bin`` file holds ``rows`` (N, 5)."""
+        return torch.from_numpy(with_time_lag(scan_points(rows), 0.0))

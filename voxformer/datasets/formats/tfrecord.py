@@ -95,9 +95,12 @@ def iter_tfrecord(path: str | os.PathLike, verify: bool = True) -> Iterator[tupl
     """Yield ``(offset, payload)`` for each record of ``path``; ``offset`` is the record's first byte.
 
     With ``verify`` (the default) both CRCs are checked. A bad CRC, a length beyond the end of the
-    file or a record cut short raises :class:`TFRecordError` naming the file and the offset.
+    file or a record cut short raises :class:`TFRecordError` naming the file and the offset; a missing
+    file raises it too.
     """
     path = Path(path)
+    if not path.is_file():
+        raise TFRecordError(f"{path}: TFRecord file not found")
     size = path.stat().st_size
     with open(path, "rb") as stream:
         offset = 0

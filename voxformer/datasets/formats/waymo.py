@@ -225,11 +225,18 @@ def laser_points(frame, laser: str = "TOP", returns: tuple[int, ...] = (1,)) -> 
     if data is None:
         raise WaymoDataError(f"frame {frame_name(frame)}: no data for laser {laser}: {_describe_lasers(frame)}")
     calibration = _laser_calibration(frame, laser_id)
-    extrinsic = np.asarray(calibration.extrinsic.transform, dtype=np.float64).reshape(4, 4)
+    extrinsic = np.asarray(calibration.extrinsic.transform, dtype=np.float64)
+    if extrinsic.size != 16:
+        raise WaymoDataError(
+            f"frame {frame_name(frame)}: laser {laser}: extrinsic of {extrinsic.size} values, expected 16"
+        )
+    extrinsic = extrinsic.reshape(4, 4)
     pixel_pose = None  # the first return carries it (TOP only); it holds for both returns
     if data.ri_return1.range_image_pose_compressed:
         what = f"frame {frame_name(frame)}, {laser} pixel pose"
         pixel_pose = decode_matrix(data.ri_return1.range_image_pose_compressed, what)
+        if pixel_pose.ndim != 3 or pixel_pose.shape[2] != 6:
+            raise WaymoDataError(f"{what}: shape {pixel_pose.shape}, expected (H, W, 6)")
     clouds = []
     for index in returns:
         if index not in (1, 2):
@@ -241,6 +248,10 @@ def laser_points(frame, laser: str = "TOP", returns: tuple[int, ...] = (1,)) -> 
         pixels = decode_matrix(image.range_image_compressed, what)
         if pixels.ndim != 3 or pixels.shape[2] < 3:
             raise WaymoDataError(f"{what}: range image of shape {pixels.shape}, expected (H, W, 4)")
+        if pixel_pose is not None and pixel_pose.shape[:2] != pixels.shape[:2]:
+            raise WaymoDataError(
+                f"{what}: range image of {pixels.shape[:2]} pixels, pixel pose of {pixel_pose.shape[:2]}"
+            )
         points = range_image_to_points(
             pixels[..., :3],
             beam_inclinations(calibration, pixels.shape[0]),

@@ -33,7 +33,7 @@ DEFAULT_COUNTS = {"Car": (8, 20), "Pedestrian": (2, 8), "Cyclist": (1, 4)}
 
 @dataclass
 class SceneObject:
-    """A labelled object: class ``name``, ``box`` (7,) in DESIGN §3 convention, placed ``mesh``."""
+    """A labelled object: class ``name``, ``box`` (7,) in the docs/design.md §Boxes convention, placed ``mesh``."""
 
     name: str
     box: np.ndarray

@@ -1,4 +1,4 @@
-"""Spinning LiDAR beam patterns (REFERENCES §6).
+"""Spinning LiDAR beam patterns (docs/references.md §LiDAR sensors).
 
 ``hdl64``: Velodyne HDL-64E as on KITTI: 64 lasers from +2.0 deg to -24.9 deg, the upper block of
 32 about 1/3 deg apart and the lower block of 32 about 1/2 deg apart, 2000 azimuth steps,

@@ -10,6 +10,8 @@ the identity. :class:`voxformer.engine.hooks.AugmentationSwitchHook` does that f
 
 from __future__ import annotations
 
+from voxformer.errors import ConfigError
+
 
 class Transform:
     """A callable on a results dict; subclasses implement :meth:`transform`."""
@@ -39,5 +41,5 @@ def range_of(transform_range, results: dict, name: str):
     """The point-cloud range a transform uses: its own, else the dataset's ``results['point_cloud_range']``."""
     value = transform_range if transform_range is not None else results.get("point_cloud_range")
     if value is None:
-        raise ValueError(f"{name}: give point_cloud_range to the transform or to the dataset")
+        raise ConfigError(f"{name}: give point_cloud_range to the transform or to the dataset")
     return value

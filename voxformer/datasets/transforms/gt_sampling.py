@@ -1,4 +1,4 @@
-"""GT sampling (copy-paste, REFERENCES §2.3): paste objects of the GT database into a frame.
+"""GT sampling (copy-paste, docs/references.md §GT sampling): paste objects of the GT database into a frame.
 
 Per class, up to ``sample_groups[class]`` objects in total inside the point-cloud range (the
 transform's or the dataset's; the whole frame when neither gives one): the frame's own boxes there

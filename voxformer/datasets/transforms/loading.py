@@ -7,6 +7,7 @@ import torch
 
 from voxformer.datasets.io import read_points
 from voxformer.datasets.transforms.base import Transform
+from voxformer.errors import ConfigError
 from voxformer.registry import TRANSFORMS
 from voxformer.structures import Boxes3D
 
@@ -24,22 +25,27 @@ class LoadPointsFromFile(Transform):
 
     def __init__(self, num_features: int | None = None, use_dims=None, intensity: str = "raw"):
         if intensity not in INTENSITY_MODES:
-            raise ValueError(f"LoadPointsFromFile: intensity must be one of {INTENSITY_MODES}, got {intensity!r}")
+            raise ConfigError(f"LoadPointsFromFile: intensity must be one of {INTENSITY_MODES}, got {intensity!r}")
         self.num_features = num_features
         self.use_dims = None if use_dims is None else list(use_dims)
         self.intensity = intensity
 
     def transform(self, results: dict) -> dict:
-        points = read_points(results["lidar_path"], self.num_features or results["num_features"])
+        results["points"] = self.points_from_rows(
+            read_points(results["lidar_path"], self.num_features or results["num_features"])
+        )
+        return results
+
+    def points_from_rows(self, rows: np.ndarray) -> torch.Tensor:
+        """``results['points']`` of a file holding ``rows`` (N, num_features) float32."""
         if self.use_dims is not None:
-            points = points[:, self.use_dims]
-        points = torch.from_numpy(np.array(points, dtype=np.float32))
+            rows = rows[:, self.use_dims]
+        points = torch.from_numpy(np.array(rows, dtype=np.float32))
         if points.shape[1] > 3 and self.intensity == "div255":
             points[:, 3] /= 255.0
         elif points.shape[1] > 3 and self.intensity == "tanh":
             points[:, 3] = torch.tanh(points[:, 3])
-        results["points"] = points
-        return results
+        return points
 
 
 @TRANSFORMS.register_module()

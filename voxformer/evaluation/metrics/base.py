@@ -18,6 +18,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from voxformer.errors import ConfigError
 from voxformer.structures import in_bev_range
 
 OTHER_CLASS = "Other"
@@ -79,7 +80,7 @@ class DetectionMetric(BaseMetric):
             return self._class_names
         classes = (self.dataset_meta or {}).get("classes")
         if not classes:
-            raise ValueError(f"{type(self).__name__}: give class_names or a dataset with metainfo 'classes'")
+            raise ConfigError(f"{type(self).__name__}: give class_names or a dataset with metainfo 'classes'")
         return tuple(classes)
 
     def process(self, data_batch, data_samples: Sequence) -> None:

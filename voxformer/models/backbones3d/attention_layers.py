@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from voxformer.errors import ConfigError
 from voxformer.ops import set_attention
 
 
@@ -40,7 +41,7 @@ class GroupAttentionLayer(nn.Module):
     def __init__(self, channels: int, num_heads: int, ffn_channels: int, dropout: float = 0.0):
         super().__init__()
         if channels % num_heads:
-            raise ValueError(f"channels ({channels}) must be divisible by num_heads ({num_heads})")
+            raise ConfigError(f"channels ({channels}) must be divisible by num_heads ({num_heads})")
         self.num_heads = num_heads
         self.query_key = nn.Linear(channels, 2 * channels)
         self.value = nn.Linear(channels, channels)

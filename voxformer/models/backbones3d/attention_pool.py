@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from voxformer.errors import ConfigError
+from voxformer.ops import decode_voxel_keys, encode_voxel_keys
 from voxformer.structures import SparseVoxels
 
 
@@ -28,7 +30,7 @@ class AttentionPool3d(nn.Module):
     def __init__(self, channels: int, num_heads: int, stride: Sequence[int]):
         super().__init__()
         if len(stride) != 3 or min(stride) < 1:
-            raise ValueError(f"pool stride must be three positive numbers (sz, sy, sx), got {list(stride)}")
+            raise ConfigError(f"pool stride must be three positive numbers (sz, sy, sx), got {list(stride)}")
         self.stride = tuple(int(s) for s in stride)
         num_slots = self.stride[0] * self.stride[1] * self.stride[2]
         self.slot_embedding = nn.Parameter(torch.zeros(num_slots, channels))
@@ -40,10 +42,9 @@ class AttentionPool3d(nn.Module):
         sz, sy, sx = self.stride
         shape = pooled_shape(voxels.sparse_shape, self.stride)
         coords = voxels.coords.long()
-        parent = torch.stack([coords[:, 0], coords[:, 1] // sz, coords[:, 2] // sy, coords[:, 3] // sx], dim=1)
+        parent = (coords[:, 0], coords[:, 1] // sz, coords[:, 2] // sy, coords[:, 3] // sx)
         slot = ((coords[:, 1] % sz) * sy + coords[:, 2] % sy) * sx + coords[:, 3] % sx
-        key = ((parent[:, 0] * shape[0] + parent[:, 1]) * shape[1] + parent[:, 2]) * shape[2] + parent[:, 3]
-        unique_key, inverse = torch.unique(key, sorted=True, return_inverse=True)
+        unique_key, inverse = torch.unique(encode_voxel_keys(parent, shape), sorted=True, return_inverse=True)
         num_pooled, channels = unique_key.numel(), voxels.num_channels
         if num_pooled == 0:
             return SparseVoxels(voxels.features, voxels.coords, shape, voxels.batch_size)
@@ -58,9 +59,4 @@ class AttentionPool3d(nn.Module):
         )
         features = self.norm(attended[:, 0] + query)
 
-        x = unique_key % shape[2]
-        rest = unique_key // shape[2]
-        y = rest % shape[1]
-        rest = rest // shape[1]
-        new_coords = torch.stack([rest // shape[0], rest % shape[0], y, x], dim=1).int()
-        return SparseVoxels(features, new_coords, shape, voxels.batch_size)
+        return SparseVoxels(features, decode_voxel_keys(unique_key, shape), shape, voxels.batch_size)

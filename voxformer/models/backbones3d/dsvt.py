@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from voxformer.ops import dsvt_sets, window_partition
+from voxformer.errors import ConfigError
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels, check_window_fits
 
@@ -85,9 +85,9 @@ class DSVT(nn.Module):
             ("shift", shift),
         ):
             if len(value) != num_stages:
-                raise ValueError(f"backbone3d.{name} needs one entry per stage ({num_stages}), got {list(value)}")
+                raise ConfigError(f"backbone3d.{name} needs one entry per stage ({num_stages}), got {list(value)}")
         if len(pool_stride) != num_stages - 1:
-            raise ValueError(
+            raise ConfigError(
                 f"backbone3d.pool_stride needs one entry between each pair of stages ({num_stages - 1}), "
                 f"got {list(pool_stride)}"
             )
@@ -108,23 +108,6 @@ class DSVT(nn.Module):
             if i + 1 < num_stages:
                 self.pools.append(AttentionPool3d(channels, num_heads, pool_stride[i]))
                 shape = pooled_shape(shape, pool_stride[i])
-        self.out_channels = channels
-        self.out_shape = shape
-
-    def _partitions(self, voxels: SparseVoxels, window: tuple, shift: tuple, set_size: int):
-        """Window partition and the two rotated set partitions of one configuration (cached)."""
-        windows = voxels.partition(
-            ("window", window, shift),
-            lambda: window_partition(voxels.coords, voxels.sparse_shape, window, shift, voxels.batch_size),
-        )
-        sets = [
-            voxels.partition(
-                ("dsvt_sets", window, shift, set_size, axis),
-                lambda axis=axis: dsvt_sets(windows, voxels.coords, set_size, axis),
-            )
-            for axis in SET_AXES
-        ]
-        return windows, sets
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         voxels = voxels.replace_features(self.input_proj(voxels.features))
@@ -137,7 +120,8 @@ class DSVT(nn.Module):
             x = voxels.features
             for b, block in enumerate(blocks):
                 window, shift = config["windows"][b % 2]
-                windows, sets = self._partitions(voxels, window, shift, config["set_size"])
+                windows = voxels.windows(window, shift)
+                sets = [voxels.dsvt_sets(window, shift, config["set_size"], axis) for axis in SET_AXES]
                 half = torch.tensor(window, device=x.device, dtype=x.dtype) / 2
                 relative = windows.in_window.to(x.dtype) - half  # (z, y, x)
                 relative = relative.flip(1)[:, : block.pos_embed[0].in_features]  # (x, y[, z])

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from voxformer.ops import flat_groups
+from voxformer.errors import ConfigError
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels, check_window_fits
 
@@ -65,8 +65,7 @@ class FlatFormer(nn.Module):
         super().__init__()
         check_window_fits(sparse_shape, window_shape, key="backbone3d.window_shape")
         if group_size < 1:
-            raise ValueError(f"backbone3d.group_size must be positive, got {group_size}")
-        self.sparse_shape = tuple(sparse_shape)
+            raise ConfigError(f"backbone3d.group_size must be positive, got {group_size}")
         self.window_shape = tuple(window_shape)
         self.group_size = int(group_size)
         self.channels = channels
@@ -74,24 +73,12 @@ class FlatFormer(nn.Module):
         self.layers = nn.ModuleList(
             GroupAttentionLayer(channels, num_heads, ffn_channels, dropout) for _ in range(blocks * len(LAYER_ORDERS))
         )
-        self.out_channels = channels
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = self.input_proj(voxels.features)
         pos = sinusoidal_position(voxels.coords, self.channels).to(x.dtype)
         for i, layer in enumerate(self.layers):
             axis, shifted = LAYER_ORDERS[i % len(LAYER_ORDERS)]
-            groups = voxels.partition(
-                ("flat_groups", self.window_shape, self.group_size, axis, shifted),
-                lambda axis=axis, shifted=shifted: flat_groups(
-                    voxels.coords,
-                    voxels.sparse_shape,
-                    self.window_shape,
-                    self.group_size,
-                    axis=axis,
-                    shifted=shifted,
-                    batch_size=voxels.batch_size,
-                ),
-            )
+            groups = voxels.flat_groups(self.window_shape, self.group_size, axis, shifted)
             x = layer(x, pos, groups.index, groups.mask)
         return voxels.replace_features(x)

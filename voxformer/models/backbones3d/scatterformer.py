@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from voxformer.ops import scattered_linear_attention, sparse_depthwise_conv, window_partition
+from voxformer.errors import ConfigError
+from voxformer.ops import scattered_linear_attention, sparse_depthwise_conv
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels, check_window_fits
 
@@ -25,12 +26,13 @@ from .attention_pool import AttentionPool3d, pooled_shape
 
 
 class SparseDepthwiseConv(nn.Module):
-    """Submanifold depth-wise convolution with kernel (kz, ky, kx) (odd sizes), output at input voxels."""
+    """Submanifold depth-wise convolution with kernel (kz, ky, kx) (odd sizes), output at input voxels; the
+    neighbour table is cached on the voxels (:meth:`SparseVoxels.neighbours`), so a stage builds it once."""
 
     def __init__(self, channels: int, kernel_size: Sequence[int]):
         super().__init__()
         if any(k % 2 == 0 for k in kernel_size):
-            raise ValueError(f"depth-wise kernel sizes must be odd, got {list(kernel_size)}")
+            raise ConfigError(f"depth-wise kernel sizes must be odd, got {list(kernel_size)}")
         self.kernel_size = tuple(int(k) for k in kernel_size)
         volume = math.prod(self.kernel_size)
         bound = 1 / math.sqrt(volume)
@@ -39,7 +41,13 @@ class SparseDepthwiseConv(nn.Module):
 
     def forward(self, features: torch.Tensor, voxels: SparseVoxels) -> torch.Tensor:
         return sparse_depthwise_conv(
-            features, voxels.coords, voxels.sparse_shape, self.weight, self.kernel_size, bias=self.bias
+            features,
+            voxels.coords,
+            voxels.sparse_shape,
+            self.weight,
+            self.kernel_size,
+            bias=self.bias,
+            neighbors=voxels.neighbours(self.kernel_size),
         )
 
 
@@ -49,7 +57,7 @@ class ScatterFormerLayer(nn.Module):
     def __init__(self, channels: int, num_heads: int, window_size: int, ffn_channels: int):
         super().__init__()
         if channels % num_heads or channels % 4:
-            raise ValueError(f"channels ({channels}) must be divisible by num_heads ({num_heads}) and by 4")
+            raise ConfigError(f"channels ({channels}) must be divisible by num_heads ({num_heads}) and by 4")
         self.num_heads = num_heads
         self.norm_attn = nn.LayerNorm(channels)
         self.qkv = nn.Linear(channels, 3 * channels, bias=False)
@@ -103,7 +111,7 @@ class ScatterFormer(nn.Module):
     ):
         super().__init__()
         if len(downsample_stride) != len(layers) - 1:
-            raise ValueError(
+            raise ConfigError(
                 f"backbone3d.downsample_stride needs {len(layers) - 1} entries (one between stages), "
                 f"got {list(downsample_stride)}"
             )
@@ -126,23 +134,13 @@ class ScatterFormer(nn.Module):
                 self.downsamples.append(AttentionPool3d(channels, num_heads, downsample_stride[i]))
                 shape = pooled_shape(shape, downsample_stride[i])
         self.to_pillars = AttentionPool3d(channels, num_heads, (shape[0], 1, 1)) if shape[0] > 1 else None
-        self.out_channels = channels
-        self.out_shape = (1, shape[1], shape[2])
-
-    @staticmethod
-    def _windows(voxels: SparseVoxels, window: tuple):
-        """Full-height window partition of the stage (cached on the voxels)."""
-        return voxels.partition(
-            ("window", window, (0, 0, 0)),
-            lambda: window_partition(voxels.coords, voxels.sparse_shape, window, batch_size=voxels.batch_size),
-        )
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = self.input_proj(voxels.features)
         x = x + self.position_conv(x, voxels)
         voxels = voxels.replace_features(x)
         for i, stage in enumerate(self.stages):
-            windows = self._windows(voxels, self.windows[i])
+            windows = voxels.windows(self.windows[i])
             x = voxels.features
             for layer in stage:
                 x = layer(x, voxels, windows)

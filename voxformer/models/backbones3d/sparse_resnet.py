@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from voxformer.errors import ConfigError
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels
 
@@ -86,7 +87,7 @@ class SparseResNet8x(nn.Module):
             self.stages.append(nn.ModuleList(layers))  # applied in order (blocks are not spconv modules)
         z_size = _conv_out(z_size, 3, 2, 0)
         if z_size < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"SparseResNet8x needs more z cells: sparse_shape {list(sparse_shape)} leaves none after "
                 "downsampling; use a smaller voxel_size z or a larger z range"
             )
@@ -98,8 +99,6 @@ class SparseResNet8x(nn.Module):
             nn.ReLU(),
         )
         self.spconv = spconv
-        self.out_channels = out_channels
-        self.out_z = z_size
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = self.spconv.SparseConvTensor(voxels.features, voxels.coords.int(), self.input_shape, voxels.batch_size)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from voxformer.errors import ConfigError
 from voxformer.registry import MODELS
 
 
@@ -59,12 +60,12 @@ class SECONDBackbone(nn.Module):
     ):
         super().__init__()
         if not len(layer_nums) == len(layer_strides) == len(num_filters):
-            raise ValueError(
+            raise ConfigError(
                 "bev_backbone: layer_nums, layer_strides and num_filters must have the same length, got "
                 f"{list(layer_nums)}, {list(layer_strides)}, {list(num_filters)}"
             )
         if block not in ("plain", "residual"):
-            raise ValueError(f"bev_backbone.block must be 'plain' or 'residual', got {block!r}")
+            raise ConfigError(f"bev_backbone.block must be 'plain' or 'residual', got {block!r}")
         make = _conv_bn_relu if block == "plain" else BasicResBlock
         self.stages = nn.ModuleList()
         channels = in_channels
@@ -90,7 +91,7 @@ class SECONDFPN(nn.Module):
     def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int], upsample_strides: Sequence[float]):
         super().__init__()
         if not len(in_channels) == len(out_channels) == len(upsample_strides):
-            raise ValueError(
+            raise ConfigError(
                 "bev_neck: in_channels, out_channels and upsample_strides must have the same length, got "
                 f"{list(in_channels)}, {list(out_channels)}, {list(upsample_strides)}"
             )
@@ -102,7 +103,6 @@ class SECONDFPN(nn.Module):
                 down = round(1 / stride)
                 conv = nn.Conv2d(cin, cout, down, stride=down, bias=False)
             self.deblocks.append(nn.Sequential(conv, nn.BatchNorm2d(cout, eps=1e-3), nn.ReLU(inplace=True)))
-        self.out_channels = sum(out_channels)
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(features) != len(self.deblocks):

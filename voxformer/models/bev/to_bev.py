@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from voxformer.errors import ConfigError
 from voxformer.ops import scatter_to_bev
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels
@@ -17,7 +18,7 @@ class PillarScatter(nn.Module):
     def forward(self, voxels: SparseVoxels) -> torch.Tensor:
         z_size, y_size, x_size = voxels.sparse_shape
         if z_size != 1:
-            raise ValueError(
+            raise ConfigError(
                 f"PillarScatter needs pillars (sparse_shape z = 1), got sparse_shape {voxels.sparse_shape}; "
                 "use HeightCompression or pool along z in the backbone"
             )

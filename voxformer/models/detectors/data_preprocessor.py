@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from mmengine.model import BaseDataPreprocessor
 
+from voxformer.errors import ConfigError
 from voxformer.ops import voxelize
 from voxformer.registry import MODELS
 from voxformer.structures import derive_sparse_shape
@@ -26,7 +27,10 @@ class VoxelDataPreprocessor(BaseDataPreprocessor):
         super().__init__(non_blocking=non_blocking)
         self.voxel_size = [float(v) for v in voxel_size]
         self.point_cloud_range = [float(v) for v in point_cloud_range]
-        self.sparse_shape = derive_sparse_shape(self.point_cloud_range, self.voxel_size)
+        try:  # the first check of the config's grid, which the other modules then receive
+            self.sparse_shape = derive_sparse_shape(self.point_cloud_range, self.voxel_size)
+        except ValueError as error:
+            raise ConfigError(f"data_preprocessor: {error}") from None
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)

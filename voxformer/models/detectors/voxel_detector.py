@@ -1,6 +1,6 @@
 """VoxelDetector: voxel encoder -> 3D backbone -> to-BEV -> 2D backbone + neck -> CenterPoint head.
 
-Which modules it uses is configuration (DESIGN §5). The grid (voxel size, point-cloud range and the
+Which modules it uses is configuration (docs/design.md §Data flow). The grid (voxel size, point-cloud range and the
 derived sparse shape) is stated once, in ``data_preprocessor``, and handed to the modules that need it.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from mmengine.model import BaseModel
 
+from voxformer.errors import ConfigError
 from voxformer.registry import MODELS
 
 
@@ -56,7 +57,7 @@ class VoxelDetector(BaseModel):
         if self.bev_neck is not None:
             bev = self.bev_neck(bev)
         if isinstance(bev, (list, tuple)):
-            raise ValueError("the BEV stage returned several maps; add a bev_neck that merges them")
+            raise ConfigError("the BEV stage returned several maps; add a bev_neck that merges them")
         return bev
 
     def forward(self, inputs: dict, data_samples=None, mode: str = "tensor"):

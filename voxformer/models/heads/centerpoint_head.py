@@ -20,6 +20,7 @@ import torch
 from mmengine.structures import InstanceData
 from torch import nn
 
+from voxformer.errors import ConfigError
 from voxformer.ops import boxes_iou_aligned, circle_nms, nms_rotated
 from voxformer.registry import MODELS
 from voxformer.structures import Boxes3D, derive_sparse_shape, wrap_angle
@@ -130,7 +131,7 @@ class CenterHead(nn.Module):
         self.tasks = [list(t) for t in (tasks or [class_names])]
         unknown = [name for task in self.tasks for name in task if name not in self.class_names]
         if unknown:
-            raise ValueError(f"head.tasks names classes {unknown} that are not in class_names {self.class_names}")
+            raise ConfigError(f"head.tasks names classes {unknown} that are not in class_names {self.class_names}")
         self.point_cloud_range = list(point_cloud_range)
         self.voxel_size = list(voxel_size)
         self.feature_stride = int(feature_stride)
@@ -140,7 +141,7 @@ class CenterHead(nn.Module):
         self.code_size = 8 + 2 * with_velocity + 2 * with_heading_axis
         weights = code_weights if code_weights is not None else [1.0] * self.code_size
         if len(weights) != self.code_size:
-            raise ValueError(f"head.code_weights needs {self.code_size} numbers, got {len(weights)}")
+            raise ConfigError(f"head.code_weights needs {self.code_size} numbers, got {len(weights)}")
         self.register_buffer("code_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
         self.loss_weights = {"heatmap": 1.0, "bbox": 2.0, "iou": 1.0, **(loss_weights or {})}
         self.min_overlap = min_overlap
@@ -179,12 +180,12 @@ class CenterHead(nn.Module):
         """Fail at build time on an unknown NMS type or a per-class list of the wrong length."""
         nms = self.test_cfg["nms"]
         if nms is not None and nms.get("type") not in ("rotate", "circle"):
-            raise ValueError(f"head.test_cfg.nms.type must be 'rotate' or 'circle', got {nms.get('type')!r}")
+            raise ConfigError(f"head.test_cfg.nms.type must be 'rotate' or 'circle', got {nms.get('type')!r}")
         per_class = {"iou_rectifier": self.test_cfg["iou_rectifier"]}
         per_class.update({f"nms.{key}": value for key, value in (nms or {}).items() if key != "type"})
         for key, value in per_class.items():
             if isinstance(value, (list, tuple)) and len(value) != len(self.class_names):
-                raise ValueError(
+                raise ConfigError(
                     f"head.test_cfg.{key} has {len(value)} values but there are {len(self.class_names)} classes"
                 )
 
@@ -192,7 +193,7 @@ class CenterHead(nn.Module):
     def forward(self, bev: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         """(B, C, H, W) -> per task a dict of (B, channels, H, W) maps."""
         if tuple(bev.shape[2:]) != self.map_size:
-            raise ValueError(
+            raise ConfigError(
                 f"head: the BEV map is {tuple(bev.shape[2:])} but the grid and head.feature_stride "
                 f"({self.feature_stride}) imply {self.map_size}; set feature_stride to the BEV stage's stride"
             )

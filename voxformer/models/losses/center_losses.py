@@ -1,4 +1,4 @@
-"""Losses of a CenterPoint head (REFERENCES §2.1).
+"""Losses of a CenterPoint head (docs/references.md §CenterPoint).
 
 Both return a scalar already normalised by the number of objects, so a batch without objects gives
 a finite loss (zero for the regression terms).

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from voxformer.errors import ConfigError
 from voxformer.ops import segment_reduce
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels, derive_sparse_shape
@@ -45,7 +46,7 @@ class DynamicVFE(nn.Module):
     ):
         super().__init__()
         if not feat_channels:
-            raise ValueError("voxel_encoder.feat_channels must name at least one layer width")
+            raise ConfigError("voxel_encoder.feat_channels must name at least one layer width")
         self.sparse_shape = derive_sparse_shape(point_cloud_range, voxel_size)
         self.register_buffer("voxel_size", torch.tensor(voxel_size, dtype=torch.float32), persistent=False)
         low, high = torch.tensor(point_cloud_range, dtype=torch.float32).view(2, 3)
@@ -70,7 +71,7 @@ class DynamicVFE(nn.Module):
         """``points`` (N, C) of the whole batch, ``point_to_voxel`` (N,) voxel row or -1 (dropped),
         ``coords`` (M, 4) int32 (batch, z, y, x) of the occupied voxels."""
         if points.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f"voxel_encoder.in_channels is {self.in_channels} but points have {points.shape[1]} columns"
             )
         kept = point_to_voxel >= 0
@@ -103,7 +104,7 @@ class DynamicPillarVFE(DynamicVFE):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.sparse_shape[0] != 1:
-            raise ValueError(
+            raise ConfigError(
                 f"DynamicPillarVFE needs one z cell, but voxel_size and point_cloud_range give sparse_shape "
                 f"{self.sparse_shape}; set voxel_size z to the z extent of point_cloud_range"
             )
