@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from voxformer.datasets.io import read_npy_points, read_points
-from voxformer.errors import VoxformerError
+from voxformer.errors import VoxformerError, VoxformerWarning
 
 SUPPORTED_SUFFIXES = (".bin", ".npy", ".pcd", ".ply")
 INTENSITY_NAMES = ("intensity", "reflectance", "i", "remission", "scalar_intensity")
@@ -62,7 +62,7 @@ _PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short":
               "float": "f4", "float32": "f4", "double": "f8", "float64": "f8"}
 
 
-class EmptyScanWarning(UserWarning):
+class EmptyScanWarning(VoxformerWarning):
     """A point file holds no points."""
 
 
