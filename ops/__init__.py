@@ -9,6 +9,8 @@ from .attention import scattered_linear_attention, set_attention, varlen_window_
 from .backends import BACKEND_ENV, usable_backends
 from .bev import gather_from_bev, scatter_to_bev
 from .boxes import (
+    batched_circle_nms,
+    batched_nms_rotated,
     boxes_iou3d,
     boxes_iou_aligned,
     boxes_iou_bev,
@@ -32,6 +34,8 @@ __all__ = [
     "Serialization",
     "SetPartition",
     "WindowPartition",
+    "batched_circle_nms",
+    "batched_nms_rotated",
     "boxes_iou3d",
     "boxes_iou_aligned",
     "boxes_iou_bev",

@@ -5,9 +5,13 @@ Shapes: ``q``, ``k``, ``v`` are (N, H, D) = (tokens, heads, head dim), one dtype
 half inputs are accumulated in fp32). Segment layout is CSR: tokens sorted by segment and
 ``offsets`` (S + 1,) with ``offsets[s]`` the first token of segment ``s``; zero-length segments are
 allowed. Values of index tensors are checked on CPU; on CUDA they are trusted (checking would sync).
+Under ``torch.autocast`` the ops behave like autocast's lower-precision ops: float32 q, k, v are cast to
+the autocast dtype, and the op itself runs with autocast off (its fp32 accumulation stays fp32).
 
 Backends: ``triton`` (CUDA; fused kernels), ``torch`` (length-bucketed SDPA / bmm, the fast CPU path and
-the GPU fallback) and ``reference`` (the plain-PyTorch definition below). Every backend has autograd.
+the GPU fallback) and ``reference`` (the plain-PyTorch definition below); varlen attention also has
+PyTorch's own paths ``sdpa_padded``, ``nested_sdpa`` and ``flex`` (``ops/cpu/attention_builtin.py``).
+Every backend has autograd.
 """
 
 from __future__ import annotations
@@ -100,6 +104,21 @@ def feature_map_fn(name: str):
     if name == "relu":
         return torch.relu
     return lambda x: torch.nn.functional.elu(x) + 1.0
+
+
+def _autocast_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """q, k, v in the autocast dtype when autocast is on for their device and they are float32."""
+    device_type = q.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return q, k, v
+    dtype = torch.get_autocast_dtype(device_type)
+    return tuple(x.to(dtype) if x.dtype == torch.float32 else x for x in (q, k, v))
+
+
+def _run(fn, device: torch.device, *args):
+    """``fn(*args)`` with autocast off, so that its fp32 accumulation is not cast down."""
+    with torch.autocast(device.type, enabled=False):
+        return fn(*args)
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -195,6 +214,15 @@ def _linear_torch(*args):
     return linear_attention_torch(*args)
 
 
+def _builtin(name: str):
+    def run(*args):
+        from .cpu import attention_builtin
+
+        return getattr(attention_builtin, f"varlen_attention_{name}")(*args)
+
+    return run
+
+
 def _linear_triton(*args):
     from .triton.attention_linear import linear_attention_triton
 
@@ -205,6 +233,9 @@ TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 VARLEN_BACKENDS = (
     Backend.triton(_varlen_triton, dtypes=TRITON_DTYPES),
     Backend.vectorized(_varlen_torch),
+    Backend.builtin("sdpa_padded", _builtin("sdpa_padded")),
+    Backend.builtin("nested_sdpa", _builtin("nested")),
+    Backend.builtin("flex", _builtin("flex")),
     Backend.reference(varlen_attention_reference),
 )
 SET_BACKENDS = (
@@ -230,11 +261,12 @@ def varlen_window_attention(q, k, v, offsets, scale=None, backend=None):
     ``scale`` defaults to 1/sqrt(D).
     """
     op = "varlen_window_attention"
+    q, k, v = _autocast_inputs(q, k, v)
     _check_qkv(op, q, k, v)
     offsets = _check_offsets(op, offsets, q.shape[0], q.device)
     scale = default_scale(q.shape[2]) if scale is None else float(scale)
     fn = select(op, VARLEN_BACKENDS, q.device, backend, dtype=q.dtype)
-    return fn(q, k, v, offsets, scale)
+    return _run(fn, q.device, q, k, v, offsets, scale)
 
 
 def set_attention(q, k, v, set_index, key_padding_mask=None, scale=None, backend=None):
@@ -246,11 +278,12 @@ def set_attention(q, k, v, set_index, key_padding_mask=None, scale=None, backend
     sets with no valid key give zeros. Returns (N, H, D).
     """
     op = "set_attention"
+    q, k, v = _autocast_inputs(q, k, v)
     _check_qkv(op, q, k, v)
     ignore = _check_sets(op, set_index, key_padding_mask, q.shape[0], q.device)
     scale = default_scale(q.shape[2]) if scale is None else float(scale)
     fn = select(op, SET_BACKENDS, q.device, backend, dtype=q.dtype)
-    return fn(q, k, v, set_index.long(), ignore, scale)
+    return _run(fn, q.device, q, k, v, set_index.long(), ignore, scale)
 
 
 def scattered_linear_attention(q, k, v, offsets, feature_map="relu", eps=1e-6, backend=None):
@@ -260,9 +293,10 @@ def scattered_linear_attention(q, k, v, offsets, feature_map="relu", eps=1e-6, b
     ``feature_map``: ``relu`` or ``elu`` (elu + 1). Returns (N, H, D).
     """
     op = "scattered_linear_attention"
+    q, k, v = _autocast_inputs(q, k, v)
     _check_qkv(op, q, k, v)
     offsets = _check_offsets(op, offsets, q.shape[0], q.device)
     if feature_map not in FEATURE_MAPS:
         raise ValueError(f"{op}: feature_map must be one of {FEATURE_MAPS}, got {feature_map!r}")
     fn = select(op, LINEAR_BACKENDS, q.device, backend, dtype=q.dtype)
-    return fn(q, k, v, offsets, feature_map, float(eps))
+    return _run(fn, q.device, q, k, v, offsets, feature_map, float(eps))

@@ -4,7 +4,9 @@ Each op has a plain-PyTorch ``reference`` implementation (the definition of corr
 and optional fast ones: ``numba`` (CPU), ``triton`` (CUDA; on the CPU under ``TRITON_INTERPRET=1``,
 when forced) and ``torch`` (vectorized PyTorch tuned for speed). An op lists its backends in
 order of preference; :func:`select` picks the first one usable for the input's device, unless the
-caller forces one with ``backend=`` or the process sets ``VOXFORMER_OPS_BACKEND``.
+caller forces one with ``backend=`` or the process sets ``VOXFORMER_OPS_BACKEND``. PyTorch's own
+attention paths (``sdpa_padded``, ``nested_sdpa``, ``flex``) are ``builtin`` backends, picked
+automatically only on the devices where they were measured to win (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 BACKEND_ENV = "VOXFORMER_OPS_BACKEND"
-KNOWN_BACKENDS = ("reference", "torch", "numba", "triton")
+KNOWN_BACKENDS = ("reference", "torch", "numba", "triton", "sdpa_padded", "nested_sdpa", "flex")
 
 
 @functools.cache
@@ -54,7 +56,7 @@ class Backend:
       ``torch.use_deterministic_algorithms(True)`` is on).
 
     Build one with the constructor of its kind: :meth:`reference`, :meth:`vectorized` (``torch``),
-    :meth:`numba`, :meth:`triton`.
+    :meth:`numba`, :meth:`triton`, :meth:`builtin`.
     """
 
     name: str
@@ -84,6 +86,12 @@ class Backend:
     def triton(cls, fn: Callable, dtypes: tuple[torch.dtype, ...] | None = None) -> Backend:
         """Triton GPU kernels; forced, also on the CPU through the interpreter."""
         return cls("triton", fn, ("cuda",), package="triton", cpu_interpreter=True, dtypes=dtypes)
+
+    @classmethod
+    def builtin(cls, name: str, fn: Callable, devices: tuple[str, ...] = ()) -> Backend:
+        """A path PyTorch itself offers, under its own ``name``; picked automatically on ``devices`` only
+        (none by default), forced on any device."""
+        return cls(name, fn, devices)
 
     def installed(self) -> bool:
         return self.package is None or package_available(self.package)

@@ -13,9 +13,15 @@ with zero BEV area (or zero volume, for 3D) has IoU 0 with everything, itself in
 - NMS visits boxes by descending score (ties by index), keeps a box unless an already kept box
   overlaps it with IoU **greater than** the threshold, and returns indices into the input.
 
+NMS runs in many groups at once (``batched_nms_rotated``, ``batched_circle_nms``): boxes of different
+groups (e.g. classes of different samples) never suppress each other, and the size limits apply per group.
+
 The reference implementations are vectorized PyTorch on any device and compute in float64; pairs
-whose circumscribed circles do not meet are skipped. ``numba`` (CPU) backends compute the same
-quantities with an independent algorithm (Sutherland-Hodgman clipping).
+whose circumscribed circles do not meet are skipped; reference NMS loops over groups and boxes on the
+host. ``numba`` (CPU) backends compute the same quantities with an independent algorithm
+(Sutherland-Hodgman clipping). The ``torch`` backends (``ops/boxes_torch.py``, picked for CUDA tensors)
+are fixed-shape device code without host copies; for aligned IoU and points in boxes the reference
+already is, and serves as the ``torch`` backend.
 """
 
 from __future__ import annotations
@@ -29,8 +35,6 @@ BOX_MIN_DIM = 7
 IOU_MODES = ("bev", "3d")
 PAIRS_PER_CHUNK = 1 << 15  # pairs whose polygon intersection is computed at once (~100 MB of float64 temporaries)
 CELLS_PER_CHUNK = 1 << 22  # entries of a (rows x columns) mask built at once
-
-_CORNER_SIGNS = ((0.5, 0.5), (-0.5, 0.5), (-0.5, -0.5), (0.5, -0.5))  # counter-clockwise, front-left first
 
 
 # -- input checks ---------------------------------------------------------------------------------
@@ -85,8 +89,10 @@ def _cross(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def _bev_corners(boxes: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
-    """(P, 7+) boxes -> (P, 4, 2) BEV corners, counter-clockwise, relative to ``origin`` (P, 2)."""
-    signs = boxes.new_tensor(_CORNER_SIGNS)
+    """(P, 7+) boxes -> (P, 4, 2) BEV corners, relative to ``origin`` (P, 2): counter-clockwise from the
+    front-left one, (dx, dy) times (0.5, 0.5), (-0.5, 0.5), (-0.5, -0.5), (0.5, -0.5), turned by yaw."""
+    corner = torch.arange(4, device=boxes.device)  # built on the device: no host copy per call
+    signs = 0.5 - torch.stack([(corner == 1) | (corner == 2), corner >= 2], dim=1).to(boxes.dtype)
     local = signs * boxes[:, None, 3:5]
     cos, sin = torch.cos(boxes[:, 6:7]), torch.sin(boxes[:, 6:7])
     x = local[..., 0] * cos - local[..., 1] * sin + (boxes[:, 0:1] - origin[:, 0:1])
@@ -206,20 +212,29 @@ def _greedy_keep(overlaps: np.ndarray, post_max_size: int | None) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def _score_order(scores: torch.Tensor, pre_max_size: int | None) -> torch.Tensor:
-    order = torch.sort(scores, descending=True, stable=True).indices
-    return order if pre_max_size is None else order[:pre_max_size]
-
-
 def _nms_rotated_reference(sorted_boxes: torch.Tensor, iou_threshold: float, post_max_size: int | None):
     overlaps = (_iou_matrix_reference(sorted_boxes, sorted_boxes, "bev") > iou_threshold).cpu().numpy()
     return _greedy_keep(overlaps, post_max_size)
 
 
 def _circle_nms_reference(sorted_centers: torch.Tensor, distance_threshold: float, post_max_size: int | None):
-    centers = sorted_centers.double()
-    overlaps = (torch.cdist(centers, centers) <= distance_threshold).cpu().numpy()
+    gap = sorted_centers.double()[:, None] - sorted_centers.double()[None]
+    overlaps = (torch.hypot(gap[..., 0], gap[..., 1]) <= distance_threshold).cpu().numpy()
     return _greedy_keep(overlaps, post_max_size)
+
+
+def _host_grouped(single):
+    """The batched NMS contract (see ``_batched_nms``) from a one-group NMS, looping over groups on the host."""
+
+    def run(items, groups, thresholds, post_max_sizes, width):
+        keep = torch.zeros(items.shape[0], dtype=torch.bool, device=items.device)
+        for group in groups[groups < thresholds.shape[0]].unique().tolist():
+            members = (groups == group).nonzero().squeeze(1)
+            kept = single(items[members], float(thresholds[group]), int(post_max_sizes[group]))
+            keep[members[torch.as_tensor(kept, dtype=torch.int64, device=items.device)]] = True
+        return keep
+
+    return run
 
 
 # -- reference points in boxes -------------------------------------------------------------------
@@ -295,27 +310,55 @@ def _count_points_in_boxes_numba(points: torch.Tensor, boxes: torch.Tensor) -> t
     return torch.from_numpy(counts)
 
 
+# -- torch wrappers (device-side; the code lives in ops/boxes_torch.py) ----------------------------
+def _torch_kernels():
+    from . import boxes_torch
+
+    return boxes_torch
+
+
+def _iou_matrix_torch(a: torch.Tensor, b: torch.Tensor, mode: str) -> torch.Tensor:
+    return _torch_kernels().iou_matrix(a, b, mode)
+
+
+def _nms_rotated_torch(items, groups, thresholds, post_max_sizes, width):
+    kernels = _torch_kernels()
+    return kernels.grouped_nms(kernels.rotated_overlaps, items, groups, thresholds, post_max_sizes, width)
+
+
+def _circle_nms_torch(items, groups, thresholds, post_max_sizes, width):
+    kernels = _torch_kernels()
+    return kernels.grouped_nms(kernels.circle_overlaps, items, groups, thresholds, post_max_sizes, width)
+
+
+GPU = ("cuda",)
 IOU_MATRIX_BACKENDS = (
+    Backend.vectorized(_iou_matrix_torch, GPU),
     Backend.numba(_iou_matrix_numba),
     Backend.reference(_iou_matrix_reference),
 )
 IOU_ALIGNED_BACKENDS = (
+    Backend.vectorized(_iou_aligned_reference, GPU),
     Backend.numba(_iou_aligned_numba),
     Backend.reference(_iou_aligned_reference),
 )
 NMS_ROTATED_BACKENDS = (
-    Backend.numba(_nms_rotated_numba),
-    Backend.reference(_nms_rotated_reference),
+    Backend.vectorized(_nms_rotated_torch, GPU),
+    Backend.numba(_host_grouped(_nms_rotated_numba)),
+    Backend.reference(_host_grouped(_nms_rotated_reference)),
 )
 CIRCLE_NMS_BACKENDS = (
-    Backend.numba(_circle_nms_numba),
-    Backend.reference(_circle_nms_reference),
+    Backend.vectorized(_circle_nms_torch, GPU),
+    Backend.numba(_host_grouped(_circle_nms_numba)),
+    Backend.reference(_host_grouped(_circle_nms_reference)),
 )
 POINTS_IN_BOXES_BACKENDS = (
+    Backend.vectorized(_points_in_boxes_reference, GPU),
     Backend.numba(_points_in_boxes_numba),
     Backend.reference(_points_in_boxes_reference),
 )
 COUNT_POINTS_BACKENDS = (
+    Backend.vectorized(_count_points_in_boxes_reference, GPU),
     Backend.numba(_count_points_in_boxes_numba),
     Backend.reference(_count_points_in_boxes_reference),
 )
@@ -356,6 +399,117 @@ def boxes_iou_aligned(a: torch.Tensor, b: torch.Tensor, mode: str = "bev", backe
     return fn(a, b, mode).to(device=a.device, dtype=dtype)
 
 
+def _check_centers(centers) -> torch.Tensor:
+    if not torch.is_tensor(centers) or centers.dim() != 2 or centers.shape[1] != 2 or not centers.is_floating_point():
+        shape = tuple(centers.shape) if torch.is_tensor(centers) else type(centers).__name__
+        raise ValueError(f"centers: expected a (N, 2) float tensor of BEV centres (x, y), got {shape}")
+    return centers
+
+
+def _per_group_sizes(name: str, values, num_groups: int, unlimited: int) -> list[int]:
+    """None or one int-or-None per group -> one int per group (None -> ``unlimited``)."""
+    if values is None:
+        return [unlimited] * num_groups
+    if len(values) != num_groups:
+        raise ValueError(f"{name}: expected one value per group ({num_groups}), got {len(values)}")
+    sizes = [_check_max_size(name, int(v) if torch.is_tensor(v) else v) for v in values]
+    return [unlimited if size is None else size for size in sizes]
+
+
+def _batched_nms(
+    op: str, backends, name: str, items, scores, groups, thresholds, pre_max_sizes, post_max_sizes, backend
+):
+    """Shared driver of the NMS ops; ``items`` are the boxes or centres (argument ``name``), already checked.
+
+    Orders the boxes by (group, descending score, index), drops those past their group's
+    ``pre_max_size`` and hands the backend the contract of ``boxes_torch.grouped_nms``: items in that
+    order, their group ids (G for boxes that take no part, sorted last), per-group thresholds (G,)
+    float64 and post sizes (G,) int64, and the size of the largest group. Returns the kept indices.
+    """
+    scores = _check_scores(scores, items.shape[0])
+    _check_same_device(name, items, "scores", scores)
+    if not torch.is_tensor(groups) or groups.shape != (items.shape[0],) or groups.is_floating_point():
+        shape = tuple(groups.shape) if torch.is_tensor(groups) else type(groups).__name__
+        raise ValueError(f"groups: expected a ({items.shape[0]},) integer tensor, one group id per box, got {shape}")
+    _check_same_device(name, items, "groups", groups)
+    device, num = items.device, items.shape[0]
+    thresholds = torch.as_tensor(thresholds, dtype=torch.float64, device=device).reshape(-1)
+    num_groups = thresholds.shape[0]
+    pre = _per_group_sizes("pre_max_size", pre_max_sizes, num_groups, num)
+    post = _per_group_sizes("post_max_size", post_max_sizes, num_groups, num)
+    pre = [size if limit > 0 else 0 for size, limit in zip(pre, post)]  # a group that keeps none takes no part
+    if num == 0 or max(pre, default=0) == 0:
+        return torch.zeros(0, dtype=torch.int64, device=device)
+
+    groups = groups.long()
+    groups = torch.where((groups >= 0) & (groups < num_groups), groups, num_groups)
+    order = torch.sort(scores, descending=True, stable=True).indices
+    order = order[torch.sort(groups[order], stable=True).indices]
+    sorted_groups = groups[order]
+    rank = torch.arange(num, device=device) - torch.searchsorted(sorted_groups, sorted_groups)
+    limits = torch.tensor(pre + [0] + post, dtype=torch.int64, device=device)  # one host-to-device copy
+    pre_limit, post_limit = limits[: num_groups + 1], limits[num_groups + 1 :]
+    taking_part = rank < pre_limit[sorted_groups]
+    regroup = torch.sort(torch.where(taking_part, sorted_groups, num_groups), stable=True)
+    order, sorted_groups = order[regroup.indices], regroup.values
+
+    # host sync 1 of 2: the largest group, which sizes the backends' work (``grouped_nms``: G x W x W pairs)
+    width = int(torch.where(taking_part, rank + 1, 0).max().item())
+    if width == 0:
+        return torch.zeros(0, dtype=torch.int64, device=device)
+    fn = select(op, backends, device, backend)
+    keep = fn(items[order], sorted_groups, thresholds, post_limit, width)
+    return order[keep]  # host sync 2 of 2: the number of kept boxes
+
+
+def batched_nms_rotated(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    groups: torch.Tensor,
+    iou_thresholds,
+    pre_max_sizes=None,
+    post_max_sizes=None,
+    backend: str | None = None,
+) -> torch.Tensor:
+    """Rotated NMS in every group at once: boxes (N, 7+), scores (N,), group ids (N,) int -> kept (K,) int64.
+
+    ``iou_thresholds`` holds one threshold per group (G values, a sequence or tensor); ids outside
+    [0, G) take no part. ``pre_max_sizes`` / ``post_max_sizes`` are None or one int-or-None per group.
+    Within a group this is :func:`nms_rotated`; boxes of different groups never suppress each other.
+    The kept indices are ordered by group id, then by descending score (ties by index).
+    """
+    boxes = _check_boxes("boxes", boxes)
+    return _batched_nms(
+        "nms_rotated", NMS_ROTATED_BACKENDS, "boxes", boxes, scores, groups, iou_thresholds, pre_max_sizes,
+        post_max_sizes, backend,
+    )  # fmt: skip
+
+
+def batched_circle_nms(
+    centers: torch.Tensor,
+    scores: torch.Tensor,
+    groups: torch.Tensor,
+    distance_thresholds,
+    pre_max_sizes=None,
+    post_max_sizes=None,
+    backend: str | None = None,
+) -> torch.Tensor:
+    """Circle NMS in every group at once: centres (N, 2), scores (N,), group ids (N,) -> kept (K,) int64.
+
+    Arguments and output order as :func:`batched_nms_rotated`, with one distance threshold (metres)
+    per group; within a group this is :func:`circle_nms` on the ``pre_max_size`` best-scored boxes.
+    """
+    centers = _check_centers(centers)
+    return _batched_nms(
+        "circle_nms", CIRCLE_NMS_BACKENDS, "centers", centers, scores, groups, distance_thresholds, pre_max_sizes,
+        post_max_sizes, backend,
+    )  # fmt: skip
+
+
+def _one_group(items: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(items.shape[0], dtype=torch.int64, device=items.device)
+
+
 def nms_rotated(
     boxes: torch.Tensor,
     scores: torch.Tensor,
@@ -370,16 +524,11 @@ def nms_rotated(
     is dropped when a kept, better-scored box has BEV IoU > ``iou_threshold`` with it.
     """
     boxes = _check_boxes("boxes", boxes)
-    scores = _check_scores(scores, boxes.shape[0])
-    _check_same_device("boxes", boxes, "scores", scores)
     pre_max_size = _check_max_size("pre_max_size", pre_max_size)
     post_max_size = _check_max_size("post_max_size", post_max_size)
-    order = _score_order(scores, pre_max_size)
-    if order.numel() == 0 or post_max_size == 0:
-        return torch.zeros(0, dtype=torch.int64, device=boxes.device)
-    fn = select("nms_rotated", NMS_ROTATED_BACKENDS, boxes.device, backend)
-    keep = fn(boxes[order], float(iou_threshold), post_max_size)
-    return order[torch.as_tensor(keep, dtype=torch.int64, device=boxes.device)]
+    return batched_nms_rotated(
+        boxes, scores, _one_group(boxes), [float(iou_threshold)], [pre_max_size], [post_max_size], backend
+    )
 
 
 def circle_nms(
@@ -395,18 +544,11 @@ def circle_nms(
     metres (inclusive). MMDetection3D's ``circle_nms`` compares its ``min_radius`` with the
     *squared* distance; pass ``sqrt(min_radius)`` here to reproduce it.
     """
-    if not torch.is_tensor(centers) or centers.dim() != 2 or centers.shape[1] != 2 or not centers.is_floating_point():
-        shape = tuple(centers.shape) if torch.is_tensor(centers) else type(centers).__name__
-        raise ValueError(f"centers: expected a (N, 2) float tensor of BEV centres (x, y), got {shape}")
-    scores = _check_scores(scores, centers.shape[0])
-    _check_same_device("centers", centers, "scores", scores)
+    centers = _check_centers(centers)
     post_max_size = _check_max_size("post_max_size", post_max_size)
-    order = _score_order(scores, None)
-    if order.numel() == 0 or post_max_size == 0:
-        return torch.zeros(0, dtype=torch.int64, device=centers.device)
-    fn = select("circle_nms", CIRCLE_NMS_BACKENDS, centers.device, backend)
-    keep = fn(centers[order], float(distance_threshold), post_max_size)
-    return order[torch.as_tensor(keep, dtype=torch.int64, device=centers.device)]
+    return batched_circle_nms(
+        centers, scores, _one_group(centers), [float(distance_threshold)], None, [post_max_size], backend
+    )
 
 
 def _check_points_and_boxes(points, boxes) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,8 @@ windows, plus one when its shift is non-zero (the extra window absorbs the shift
 
 Every output is computed from sorts (stable, so deterministic) and prefix sums: no atomics, no Python
 loop over windows or samples, and one device-to-host sync per call to size the outputs (two for
-:func:`flat_groups` without ``batch_size``).
+:func:`flat_groups` without ``batch_size``, none for :func:`dsvt_sets` given ``num_sets`` and
+:func:`flat_groups` given ``num_groups``).
 
 Caching: :class:`voxformer.structures.SparseVoxels` computes each of these once per set of voxels and
 arguments (``voxels.windows(window_shape, shift)``, ``voxels.dsvt_sets(window_shape, shift, set_size,
@@ -171,15 +172,18 @@ def _chunks(chunk_counts: torch.Tensor, total: int) -> tuple[torch.Tensor, torch
     return run, torch.arange(total, device=device) - first_chunk[run]
 
 
-def _set_slot_ranks(counts: torch.Tensor, set_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _set_slot_ranks(
+    counts: torch.Tensor, set_size: int, num_sets: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For windows holding ``counts`` (S,) voxels: (set_window (num_sets,), rank (num_sets, tau)).
 
     A window with n voxels gets s = ceil(n / tau) sets; slot k of its set j takes rank
     floor((j * tau + k) * n / (s * tau)). Steps between slots are at most 1, so every rank appears,
     and a rank never spans two sets (the fractional part of j * n / s is at most (s - 1) / s < n / (s * tau)).
+    ``num_sets``, when known, is the total (else read back: the one host sync, sizing the output).
     """
     sets = _chunk_counts(counts, set_size)
-    set_window, local = _chunks(sets, int(sets.sum()))  # the one host sync: sizes the output
+    set_window, local = _chunks(sets, int(sets.sum()) if num_sets is None else num_sets)
     slot = local[:, None] * set_size + torch.arange(set_size, device=counts.device)
     return set_window, slot * counts[set_window, None] // (sets[set_window, None] * set_size)
 
@@ -281,7 +285,13 @@ def _window_partition_reference(coords, sparse_shape, window_shape, shift, batch
     )
 
 
-def _dsvt_sets_reference(partition: WindowPartition, set_size: int, axis: str) -> SetPartition:
+def _check_count(name: str, hint: int | None, count: int) -> None:
+    """The reference checks the size hints that the fast backends trust."""
+    if hint is not None and hint != count:
+        raise ValueError(f"{name}={hint} but the partition has {count}")
+
+
+def _dsvt_sets_reference(partition: WindowPartition, set_size: int, axis: str, num_sets=None) -> SetPartition:
     in_window = partition.in_window
     order = _lexsort([partition.segment] + [in_window[:, column] for column in _set_order_columns(axis)])
     counts = partition.offsets[1:] - partition.offsets[:-1]
@@ -294,10 +304,13 @@ def _dsvt_sets_reference(partition: WindowPartition, set_size: int, axis: str) -
         index.append(order[partition.offsets[window] + window_rank])
         rank.append(window_rank)
         set_window.append(torch.full((sets,), window, dtype=torch.long, device=order.device))
+    _check_count("num_sets", num_sets, sum(len(w) for w in set_window))
     return SetPartition(torch.cat(index), _repeat_mask(torch.cat(rank)), torch.cat(set_window))
 
 
-def _flat_groups_reference(coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size) -> FlatGroups:
+def _flat_groups_reference(
+    coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups=None
+) -> FlatGroups:
     _check_bounds(_bounds(coords).tolist(), sparse_shape, batch_size)
     digits, _ = _snake_digits(coords, sparse_shape, window_shape, axis, shifted)
     order = _lexsort(digits)
@@ -310,6 +323,7 @@ def _flat_groups_reference(coords, sparse_shape, window_shape, group_size, axis,
             real = tokens[start : start + group_size]
             index.append(real[slot % len(real)])
             mask.append(slot >= len(real))
+    _check_count("num_groups", num_groups, len(index))
     return FlatGroups(torch.stack(index), torch.stack(mask), order, torch.argsort(order))
 
 
@@ -334,7 +348,7 @@ def _window_partition_torch(coords, sparse_shape, window_shape, shift, batch_siz
     return WindowPartition(window_id, segment, order, _invert(order), offsets, in_window, num_windows, window_shape)
 
 
-def _dsvt_sets_torch(partition: WindowPartition, set_size: int, axis: str) -> SetPartition:
+def _dsvt_sets_torch(partition: WindowPartition, set_size: int, axis: str, num_sets=None) -> SetPartition:
     wz, wy, wx = partition.window_shape
     if axis == "y" and wz == 1:
         order = partition.order  # (z, y, x) order with one z is already y-major
@@ -344,12 +358,14 @@ def _dsvt_sets_torch(partition: WindowPartition, set_size: int, axis: str) -> Se
         volume = wz * wy * wx
         order = _sort_packed(partition.segment * volume + local, partition.num_windows * volume)
     counts = partition.offsets[1:] - partition.offsets[:-1]
-    set_window, rank = _set_slot_ranks(counts, set_size)
+    set_window, rank = _set_slot_ranks(counts, set_size, num_sets)
     index = order[partition.offsets[set_window, None] + rank]
     return SetPartition(index, _repeat_mask(rank), set_window)
 
 
-def _flat_groups_torch(coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size) -> FlatGroups:
+def _flat_groups_torch(
+    coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups=None
+) -> FlatGroups:
     digits, radices = _snake_digits(coords, sparse_shape, window_shape, axis, shifted)
     if batch_size is None:  # an extra sync; callers that know the batch size pass it
         bounds = _bounds(coords).tolist()
@@ -361,9 +377,11 @@ def _flat_groups_torch(coords, sparse_shape, window_shape, group_size, axis, shi
     sample_start = torch.searchsorted(coords[order, 0].long(), torch.arange(batch_size + 1, device=device))
     counts = sample_start[1:] - sample_start[:-1]
     groups = _chunk_counts(counts, group_size)
-    sizes = torch.cat([groups.sum().view(1), _bounds(coords)]).tolist()  # the one host sync
-    _check_bounds(sizes[1:], sparse_shape, batch_size)
-    group_sample, local = _chunks(groups, sizes[0])
+    if num_groups is None:
+        sizes = torch.cat([groups.sum().view(1), _bounds(coords)]).tolist()  # the one host sync
+        _check_bounds(sizes[1:], sparse_shape, batch_size)
+        num_groups = sizes[0]
+    group_sample, local = _chunks(groups, num_groups)
     first = sample_start[group_sample] + local * group_size
     real = torch.clamp(counts[group_sample] - local * group_size, max=group_size)
     slot = torch.arange(group_size, device=device)
@@ -418,7 +436,13 @@ def window_partition(
 
 
 def dsvt_sets(
-    partition: WindowPartition, coords: torch.Tensor, set_size: int, axis: str = "x", *, backend: str | None = None
+    partition: WindowPartition,
+    coords: torch.Tensor,
+    set_size: int,
+    axis: str = "x",
+    *,
+    num_sets: int | None = None,
+    backend: str | None = None,
 ) -> SetPartition:
     """DSVT rotated sets of ``set_size`` (tau) voxels inside each window of ``partition``.
 
@@ -427,6 +451,8 @@ def dsvt_sets(
     set and repeats (masked) sit right after their first slot. ``axis="x"`` orders x-major (then y,
     then z): a set is a strip elongated along y. ``axis="y"`` orders y-major (then x, then z): a strip
     along x. DSVT's layer 0 uses "y", layer 1 "x". ``coords`` are the voxels the partition was built from.
+    ``num_sets``: the number of sets when already known (it does not depend on ``axis``), which saves
+    the host sync that counts them; the fast backend trusts it, the reference checks it.
     Cached by :meth:`voxformer.structures.SparseVoxels.dsvt_sets`.
     """
     _check_coords(coords)
@@ -439,7 +465,7 @@ def dsvt_sets(
         empty = torch.zeros(0, set_size, dtype=torch.long, device=coords.device)
         return SetPartition(empty, empty.bool(), empty[:, 0])
     impl = select("dsvt_sets", _SET_BACKENDS, coords.device, backend)
-    return impl(partition, set_size, axis)
+    return impl(partition, set_size, axis, num_sets)
 
 
 def flat_groups(
@@ -451,6 +477,7 @@ def flat_groups(
     shifted: bool = False,
     batch_size: int | None = None,
     *,
+    num_groups: int | None = None,
     backend: str | None = None,
 ) -> FlatGroups:
     """FlatFormer equal-size groups along a window-based snake order.
@@ -465,6 +492,9 @@ def flat_groups(
     window z, y, x); inside a window, columns in the row's direction with y alternating per column.
     ``axis="y"`` swaps x and y. ``shifted`` moves the windows by half a window (w // 2 per axis).
     Giving ``batch_size`` saves a host sync and lets the sort use 32-bit keys when they fit.
+    ``num_groups``: the number of groups when already known (it depends on neither ``axis`` nor
+    ``shifted``), which saves the host sync that counts them and checks the coordinate bounds (the call
+    that counted them checked the same coordinates); the fast backend trusts it, the reference checks it.
     Cached by :meth:`voxformer.structures.SparseVoxels.flat_groups`.
     """
     _check_coords(coords)
@@ -482,4 +512,4 @@ def flat_groups(
         no_groups = torch.zeros(0, group_size, dtype=torch.long, device=coords.device)
         return FlatGroups(no_groups, no_groups.bool(), empty, empty)
     impl = select("flat_groups", _GROUP_BACKENDS, coords.device, backend)
-    return impl(coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size)
+    return impl(coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups)

@@ -55,7 +55,8 @@ def _reference(values: torch.Tensor, index: torch.Tensor, num_segments: int, red
     total = values.new_zeros(num_segments + 1, values.shape[1]).index_add(0, trash_index, values)[:num_segments]
     if reduce == "sum":
         return total
-    counts = torch.bincount(trash_index, minlength=num_segments + 1)[:num_segments]
+    counts = torch.zeros(num_segments + 1, dtype=torch.long, device=values.device)
+    counts = counts.scatter_add_(0, trash_index, torch.ones_like(trash_index))[:num_segments]
     return total / counts.clamp(min=1).to(values.dtype)[:, None]
 
 

@@ -98,9 +98,9 @@ def _as_batch(points: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tenso
 
 
 def _concat(clouds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """All points (N, C) and the sample index of each point (N,) int64."""
-    lengths = torch.tensor([len(c) for c in clouds], device=clouds[0].device)
-    batch = torch.repeat_interleave(torch.arange(len(clouds), device=clouds[0].device), lengths)
+    """All points (N, C) and the sample index of each point (N,) int64 (filled on the device, no host data)."""
+    device = clouds[0].device
+    batch = torch.cat([torch.full((len(c),), b, dtype=torch.long, device=device) for b, c in enumerate(clouds)])
     return (clouds[0] if len(clouds) == 1 else torch.cat(clouds)), batch
 
 
@@ -108,12 +108,13 @@ def cell_keys(points: torch.Tensor, batch: torch.Tensor, grid: Grid) -> tuple[to
     """(N,) int64 voxel key (:mod:`voxformer.ops.grid`) of each point's cell, -1 when dropped, and a 0-d
     tensor counting the non-finite points."""
     finite = torch.isfinite(points).all(dim=1)
-    xyz = points[:, :3].double()
-    lower = xyz.new_tensor(grid.lower)
-    cells = torch.floor((xyz - lower) / xyz.new_tensor(grid.size)).long()
-    shape = torch.tensor(grid.shape_xyz, device=points.device)
-    kept = finite & ((xyz >= lower) & (xyz < xyz.new_tensor(grid.upper)) & (cells < shape)).all(dim=1)
-    keys = encode_voxel_keys((batch, cells[:, 2], cells[:, 1], cells[:, 0]), grid.sparse_shape)
+    kept, cells = finite, []
+    for axis in range(3):  # Python numbers broadcast without copying host data to the device
+        p = points[:, axis].double()
+        cell = torch.floor((p - grid.lower[axis]) / grid.size[axis]).long()
+        kept = kept & (p >= grid.lower[axis]) & (p < grid.upper[axis]) & (cell < grid.shape_xyz[axis])
+        cells.append(cell)
+    keys = encode_voxel_keys((batch, cells[2], cells[1], cells[0]), grid.sparse_shape)
     return torch.where(kept, keys, -1), (~finite).sum()
 
 

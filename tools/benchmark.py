@@ -1,4 +1,7 @@
-"""Benchmarks: python tools/benchmark.py {ops,attention,models,all} [--device cpu|cuda] [--json FILE]."""
+"""Benchmarks: python tools/benchmark.py SUITE... [--device cpu|cuda] [--dtype float32|bfloat16|float16] [--json FILE].
+
+SUITE is one or more of ops, attention, models, evaluation, or all (``voxformer bench --help``).
+"""
 
 import sys
 

@@ -158,26 +158,32 @@ def piece_table(offsets: torch.Tensor, num_tokens: int, piece: int = PIECE) -> d
     }
 
 
+def launch_config(head_dim: int, feature_map: str, dtype: torch.dtype) -> tuple[dict, int]:
+    """(constexpr arguments, num_warps) of both kernels, the same for the piece and the output kernel."""
+    block_d = max(16, triton.next_power_of_2(head_dim))
+    meta = dict(
+        ELU=feature_map == "elu",
+        PIECE=PIECE,
+        BLOCK=BLOCK,
+        BLOCK_D=block_d,
+        PRECISION="ieee" if dtype == torch.float32 else "tf32",
+    )
+    return meta, 4 if block_d >= 64 else 2
+
+
 def linear_attention_forward(q, k, v, offsets, feature_map: str, eps: float) -> torch.Tensor:
     n, heads, dim = q.shape
     y = torch.empty_like(q)
     if n == 0:
         return y
     table = piece_table(offsets, n)
-    block_d = max(16, triton.next_power_of_2(dim))
+    meta, warps = launch_config(dim, feature_map, q.dtype)
+    block_d = meta["BLOCK_D"]
     max_split = 2 * (n // PIECE)
     state = torch.empty((max(max_split, 1), heads, block_d, block_d), device=q.device, dtype=torch.float32)
     norm = torch.empty((max(max_split, 1), heads, block_d), device=q.device, dtype=torch.float32)
-    meta = dict(
-        ELU=feature_map == "elu",
-        PIECE=PIECE,
-        BLOCK=BLOCK,
-        BLOCK_D=block_d,
-        PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
-    )
     grid = (heads * table["piece_seg"].numel(),)
     common = (table["piece_seg"], table["piece_start"], table["piece_slot"], offsets, table["seg_pieces"])
-    warps = 4 if block_d >= 64 else 2
     _piece_kernel[grid](q, k, v, y, state, norm, *common, heads, dim, eps, num_warps=warps, **meta)
     if max_split:
         _split_output_kernel[grid](

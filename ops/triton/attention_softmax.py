@@ -219,33 +219,54 @@ class SlotLayout:
         return self.rows is not None
 
 
-def block_sizes(num_slots: int, num_segments: int, head_dim: int) -> tuple[int, int, int, int]:
-    """(BLOCK_M, BLOCK_N, BLOCK_D, num_warps) from the mean segment length (known without a sync)."""
-    mean_length = num_slots / max(num_segments, 1)
+# (largest mean segment length, BLOCK_M, BLOCK_N): the tile the dispatcher picks for a sequence
+TILES = ((24, 16, 16), (48, 16, 32), (96, 32, 32), (float("inf"), 64, 64))
+
+
+def tile_config(block_m: int, block_n: int, head_dim: int, dtype: torch.dtype) -> tuple[int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_D, num_warps) of a tile of ``TILES`` for ``head_dim`` and input ``dtype``.
+
+    Warps grow with the tile volume so that the fp32 accumulators and operands stay in registers (with 2
+    warps, 16-bit tiles of BLOCK_D = 128 spill). fp32 inputs take exact (``ieee``) dots on the FMA units,
+    whose operands sit in registers: their tiles are capped at 32 x 32 and get twice the warps (at most 8).
+    Spills per configuration: ``voxformer env --kernels``.
+    """
     block_d = max(16, triton.next_power_of_2(head_dim))
-    if mean_length <= 24:
-        block_m, block_n = 16, 16
-    elif mean_length <= 48:
-        block_m, block_n = 16, 32
-    elif mean_length <= 96:
-        block_m, block_n = 32, 32
-    else:
-        block_m, block_n = 64, 64
     if block_d >= 128:
         block_n = min(block_n, 32)
-    return block_m, block_n, block_d, 4 if block_m * block_n >= 64 * 64 else 2
+    if dtype == torch.float32:
+        block_m, block_n = min(block_m, 32), min(block_n, 32)
+    volume = block_m * block_n * block_d
+    warps = 2 if volume < 64 * 64 * 16 else 4 if volume < 64 * 64 * 64 else 8
+    return block_m, block_n, block_d, min(8, 2 * warps) if dtype == torch.float32 else warps
+
+
+def block_sizes(num_slots: int, num_segments: int, head_dim: int, dtype: torch.dtype) -> tuple[int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_D, num_warps) from the mean segment length (known without a sync)."""
+    mean_length = num_slots / max(num_segments, 1)
+    block_m, block_n = next((m, n) for bound, m, n in TILES if mean_length <= bound)
+    return tile_config(block_m, block_n, head_dim, dtype)
+
+
+def launch_configs(head_dim: int, dtype: torch.dtype) -> list[tuple[int, int, int, int]]:
+    """Every (BLOCK_M, BLOCK_N, BLOCK_D, num_warps) :func:`block_sizes` can pick for ``head_dim`` and ``dtype``."""
+    return sorted({tile_config(m, n, head_dim, dtype) for _, m, n in TILES})
+
+
+def kernel_meta(gather: bool, block_m: int, block_n: int, block_d: int, dtype: torch.dtype) -> dict:
+    """Constexpr arguments of the three kernels."""
+    precision = "ieee" if dtype == torch.float32 else "tf32"
+    return dict(GATHER=gather, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PRECISION=precision)
 
 
 def _kernel_args(layout: SlotLayout, head_dim: int, dtype: torch.dtype):
-    block_m, block_n, block_d, warps = block_sizes(layout.num_slots, layout.seg_start.numel() - 1, head_dim)
-    precision = "ieee" if dtype == torch.float32 else "tf32"
+    block_m, block_n, block_d, warps = block_sizes(layout.num_slots, layout.seg_start.numel() - 1, head_dim, dtype)
     unused = layout.seg  # placeholder pointer for arguments a non-gather launch never reads
     gathered = (
         layout.rows if layout.gather else unused,
         layout.key_valid if layout.gather else unused,
     )
-    meta = dict(GATHER=layout.gather, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d, PRECISION=precision)
-    return gathered, meta, warps
+    return gathered, kernel_meta(layout.gather, block_m, block_n, block_d, dtype), warps
 
 
 def softmax_forward(q, k, v, layout: SlotLayout, scale: float):

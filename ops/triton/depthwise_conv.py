@@ -45,6 +45,11 @@ def _gather_conv_kernel(
     tl.store(out_ptr + out_offsets, acc.to(out_ptr.dtype.element_ty), mask=row_ok[:, None] & col_ok[None, :])
 
 
+def launch_config(channels: int, dtype: torch.dtype) -> tuple[int, tl.dtype]:
+    """(BLOCK_C, ACC_DTYPE) for ``channels`` channels of ``dtype`` (the kernel runs with Triton's default warps)."""
+    return min(triton.next_power_of_2(channels), MAX_BLOCK_C), tl.float64 if dtype == torch.float64 else tl.float32
+
+
 def gather_conv(features: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
     """(M, C) sum over offsets k of ``weight[k] * features[neighbors[:, k]]`` (-1 neighbours give 0)."""
     features, weight, neighbors = features.contiguous(), weight.contiguous(), neighbors.contiguous()
@@ -52,9 +57,8 @@ def gather_conv(features: torch.Tensor, weight: torch.Tensor, neighbors: torch.T
     out = torch.empty_like(features)
     if num_rows == 0 or channels == 0:
         return out
-    block_c = min(triton.next_power_of_2(channels), MAX_BLOCK_C)
+    block_c, acc_dtype = launch_config(channels, features.dtype)
     grid = (triton.cdiv(num_rows, BLOCK_M), triton.cdiv(channels, block_c))
-    acc_dtype = tl.float64 if features.dtype == torch.float64 else tl.float32
     _gather_conv_kernel[grid](
         features, weight, neighbors, out, num_rows, channels, weight.shape[0], BLOCK_M, block_c, acc_dtype
     )

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from voxformer.ops import circle_nms, nms_rotated
 
 from voxformer.models.heads import CenterHead, assign_targets
 
@@ -104,6 +105,58 @@ def test_predict_score_threshold_and_nms_suppress_duplicates():
         outputs[0]["dim"].fill_(1.0)
     result = head.predict(outputs)[0]
     assert len(result.bboxes_3d) == 1 and result.labels_3d.tolist() == [0]
+
+
+def _predict_one_class_at_a_time(head, outputs):
+    """The head's decoding with one NMS call per class per sample (the loop its single batched call replaces)."""
+    nms, cfg = head.test_cfg["nms"], head.test_cfg
+    decoded = [head._decode_task(task, output) for task, output in zip(head.tasks, outputs)]
+    results = []
+    for b in range(len(decoded[0][0])):
+        kept = []
+        for boxes, scores, labels, valid in decoded:
+            boxes, scores, labels = boxes[b][valid[b]], scores[b][valid[b]], labels[b][valid[b]]
+            for label in labels.unique().tolist():
+                members = (labels == label).nonzero().squeeze(1)
+                if nms["type"] == "rotate":
+                    keep = nms_rotated(
+                        boxes[members], scores[members], head._per_class(nms["iou_threshold"], label),
+                        head._per_class_size(nms.get("pre_max_size"), label),
+                        head._per_class_size(nms.get("post_max_size"), label),
+                    )  # fmt: skip
+                else:
+                    keep = circle_nms(
+                        boxes[members, :2], scores[members], head._per_class(nms["distance_threshold"], label),
+                        head._per_class_size(nms.get("post_max_size"), label),
+                    )  # fmt: skip
+                kept.append((boxes[members[keep]], scores[members[keep]], labels[members[keep]]))
+        boxes, scores, labels = (torch.cat(parts) for parts in zip(*kept))
+        order = scores.argsort(descending=True)[: cfg["max_per_sample"]]
+        results.append((boxes[order], scores[order], labels[order]))
+    return results
+
+
+@pytest.mark.parametrize("backend", [None, "torch"])
+@pytest.mark.parametrize(
+    "nms",
+    [
+        dict(type="rotate", iou_threshold=[0.3, 0.1, 0.2], pre_max_size=[60, 30, 40], post_max_size=[20, 5, 10]),
+        dict(type="circle", distance_threshold=[0.8, 0.5, 0.3], post_max_size=[25, 10, 8]),
+    ],
+)
+def test_one_batched_nms_keeps_what_one_call_per_class_and_sample_keeps(monkeypatch, backend, nms):
+    if backend is not None:
+        monkeypatch.setenv("VOXFORMER_OPS_BACKEND", backend)
+    torch.manual_seed(0)
+    head = _head(test_cfg=dict(nms=nms, top_k=80, score_threshold=0.12, max_per_sample=60, iou_power=0.5))
+    with torch.no_grad():
+        outputs = head(torch.randn(3, 8, 32, 32))
+    results = head.predict(outputs)
+    expected = _predict_one_class_at_a_time(head, outputs)
+    assert sum(len(r.scores_3d) for r in results) > 40
+    for result, (boxes, scores, labels) in zip(results, expected):
+        assert torch.equal(result.bboxes_3d.tensor, boxes)
+        assert torch.equal(result.scores_3d, scores) and torch.equal(result.labels_3d, labels)
 
 
 def test_map_size_must_match_grid_and_stride():

@@ -1,10 +1,6 @@
 """Attention ops: references against per-segment loops, every backend against the references (forward and
 gradients), empty and degenerate layouts, half precision, input errors."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from hypothesis import given, settings
@@ -20,6 +16,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 NEEDS_TRITON = pytest.mark.skipif(not triton_available(), reason="triton not installed")
 BACKENDS = ["reference", "torch", pytest.param("triton", marks=NEEDS_TRITON)]
 FAST_BACKENDS = BACKENDS[1:]
+BUILTIN_BACKENDS = ["sdpa_padded", "nested_sdpa", "flex"]  # PyTorch's own paths, varlen attention only
 
 # (name, segment lengths): 1-token segments, empty batch entries, a multi-block segment (300 tokens > 64)
 LAYOUTS = [
@@ -152,7 +149,7 @@ def test_references_gradcheck_float64():
 # every backend against the references
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", FAST_BACKENDS + BUILTIN_BACKENDS)
 @pytest.mark.parametrize("name,lengths", LAYOUTS)
 def test_varlen_backends_match_reference(backend, name, lengths):
     q, k, v, offsets = make_inputs(lengths, requires_grad=True)
@@ -227,23 +224,60 @@ def test_empty_inputs(backend):
     assert torch.equal(out, torch.zeros_like(q))
 
 
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("backend", ["torch"] + (["triton"] if torch.cuda.is_available() else []))
+# Triton's interpreter (3.9) multiplies bf16 tiles wrongly in tl.dot (a 16 x 16 product is off by ~1e10), so
+# bf16 Triton runs on CUDA only; fp16 is exact in the interpreter (numpy has float16).
+HALF_CASES = [
+    (backend, dtype)
+    for backend in ["reference", "torch", "triton"]
+    for dtype in (torch.bfloat16, torch.float16)
+    if backend != "triton" or torch.cuda.is_available() or dtype == torch.float16
+]
+
+
+def half_close(actual, expected, dtype, scale=1.0):
+    """Within what fp32 accumulation allows: rounding the result to ``dtype`` costs up to half an ulp
+    (eps / 2 relative) and the half-precision probabilities fed to the second product up to about as
+    much again, so rtol = eps; atol = eps / 4 of the output's magnitude ``scale`` covers values near
+    zero. A softmax or a sum accumulated in ``dtype`` over the 70-token segment exceeds this."""
+    eps = torch.finfo(dtype).eps
+    assert actual.dtype == dtype
+    close(actual.float(), expected, atol=eps / 4 * scale, rtol=eps)
+
+
+@pytest.mark.parametrize("backend,dtype", [pytest.param(*case, marks=NEEDS_TRITON) if case[0] == "triton" else case
+                                           for case in HALF_CASES])  # fmt: skip
 def test_half_precision_matches_fp32_reference(backend, dtype):
-    q, k, v, offsets = make_inputs([36, 1, 0, 70, 12], dim=32, dtype=dtype)
-    full = [x.float() for x in (q, k, v)]
+    """Half inputs, fp32 accumulation: forward and gradients against the fp32 reference on the same (rounded)
+    inputs; under autocast, fp32 inputs are cast to the autocast dtype first."""
+    q, k, v, offsets = make_inputs([36, 1, 0, 70, 12], dim=32, dtype=dtype, requires_grad=True)
+    full = [x.detach().float().requires_grad_() for x in (q, k, v)]
     index, mask = dsvt_like_sets(119, 6, 36)
-    pairs = [
-        (varlen_window_attention(q, k, v, offsets, backend=backend),
-         varlen_window_attention(*full, offsets, backend="reference")),
-        (scattered_linear_attention(q, k, v, offsets, backend=backend),
-         scattered_linear_attention(*full, offsets, backend="reference")),
-        (set_attention(q, k, v, index, mask, backend=backend),
-         set_attention(*full, index, mask, backend="reference")),
-    ]  # fmt: skip
-    for actual, expected in pairs:
-        assert actual.dtype == dtype
-        close(actual.float(), expected, atol=2e-2, rtol=2e-2)
+    cases = [
+        (lambda *x, b: varlen_window_attention(*x, offsets, backend=b)),
+        (lambda *x, b: scattered_linear_attention(*x, offsets, backend=b)),
+        (lambda *x, b: set_attention(*x, index, mask, backend=b)),
+    ]
+    for op in cases:
+        actual, expected = op(q, k, v, b=backend), op(*full, b="reference")
+        half_close(actual, expected, dtype)
+        for got, want in zip(grads(actual, (q, k, v)), grads(expected, full)):
+            half_close(got, want, dtype, scale=4 * float(want.abs().max()))
+    if backend != "triton" and dtype == torch.bfloat16:
+        expected = [op(*full, b="reference").detach() for op in cases]
+        with torch.autocast("cpu", dtype=dtype):
+            for op, want in zip(cases, expected):
+                half_close(op(*full, b=backend), want, dtype)
+
+
+@pytest.mark.parametrize("backend", BUILTIN_BACKENDS)
+def test_builtin_backends_empty_and_half(backend):
+    for lengths in ([], [0, 0]):
+        q, k, v, offsets = make_inputs(lengths)
+        out = varlen_window_attention(q, k, v, offsets, backend=backend)
+        assert out.shape == (0, 2, 24) and out.dtype == q.dtype
+    q, k, v, offsets = make_inputs([36, 1, 0, 70, 12], dim=32, dtype=torch.bfloat16)
+    expected = varlen_window_attention(*(x.float() for x in (q, k, v)), offsets, backend="reference")
+    half_close(varlen_window_attention(q, k, v, offsets, backend=backend), expected, torch.bfloat16)
 
 
 @settings(max_examples=25, deadline=None)
@@ -293,40 +327,3 @@ def test_errors_name_the_problem():
     if triton_available():
         with pytest.raises(ValueError, match="float64"):
             varlen_window_attention(q.double(), k.double(), v.double(), offsets, backend="triton")
-
-
-COMPILE_FORWARD_KERNELS = """
-import sys
-from triton import compile as triton_compile
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from voxformer.ops.triton import attention_linear, attention_softmax
-
-gather = sys.argv[1] == "gather"
-meta = {"GATHER": gather, "BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_D": 32, "PRECISION": "tf32"}
-pointers = dict.fromkeys(["Q", "K", "V", "OUT"], "*bf16") | {"LSE": "*fp32", "SEG": "*i32", "SEG_START": "*i64"}
-pointers |= {"ROWS": "*i64", "KEY_VALID": "*i8", "WRITER": "*i8"}
-scalars = {"num_slots": "i32", "num_heads": "i32", "head_dim": "i32", "qk_scale": "fp32"}
-signature = pointers | scalars | dict.fromkeys(meta, "constexpr")
-source = ASTSource(fn=attention_softmax._fwd_kernel, signature=signature, constexprs=meta)
-assert triton_compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
-
-meta = {"ELU": gather, "PIECE": 256, "BLOCK": 32, "BLOCK_D": 32, "PRECISION": "tf32"}
-pointers = dict.fromkeys(["Q", "K", "V", "Y"], "*bf16") | {"STATE": "*fp32", "NORM": "*fp32", "PIECE_SEG": "*i32"}
-pointers |= dict.fromkeys(["PIECE_START", "PIECE_SLOT", "SEG_START", "SEG_PIECES"], "*i64")
-signature = pointers | {"num_heads": "i32", "head_dim": "i32", "eps": "fp32"} | dict.fromkeys(meta, "constexpr")
-source = ASTSource(fn=attention_linear._piece_kernel, signature=signature, constexprs=meta)
-assert triton_compile(source, target=GPUTarget("cuda", 90, 32), options={"num_warps": 4}).asm["ptx"]
-"""
-
-
-@NEEDS_TRITON
-@pytest.mark.parametrize("variant", ["plain", "gather"])
-def test_triton_kernels_compile_for_h100(variant):
-    """The interpreter never lowers kernels: compile the forward kernels to sm_90 PTX (no GPU needed), in a
-    process without TRITON_INTERPRET."""
-    env = {**os.environ, "TRITON_INTERPRET": "0"}
-    result = subprocess.run(
-        [sys.executable, "-c", COMPILE_FORWARD_KERNELS, variant], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]

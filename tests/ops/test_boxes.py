@@ -13,9 +13,12 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from voxformer.ops import (
+    batched_circle_nms,
+    batched_nms_rotated,
     boxes_iou3d,
     boxes_iou_aligned,
     boxes_iou_bev,
+    boxes_torch,
     circle_nms,
     count_points_in_boxes,
     nms_rotated,
@@ -23,7 +26,7 @@ from voxformer.ops import (
 )
 from voxformer.ops.backends import numba_available
 
-BACKENDS = ["reference"] + (["numba"] if numba_available() else [])
+BACKENDS = ["reference", "torch"] + (["numba"] if numba_available() else [])
 FAST_BACKENDS = [name for name in BACKENDS if name != "reference"]
 HYPOTHESIS = settings(max_examples=40, deadline=None)
 
@@ -325,6 +328,125 @@ def test_nms_backend_matches_reference_on_many_boxes(backend):
         assert torch.equal(got, expected)
     expected = circle_nms(boxes[:, :2], scores, 1.0, backend="reference")
     assert torch.equal(circle_nms(boxes[:, :2], scores, 1.0, backend=backend), expected)
+
+
+def per_group_nms(op, items, scores, groups, thresholds, pre, post, backend="reference") -> list[int]:
+    """The batched result built from one single-group call per group (ids outside [0, G) take no part)."""
+    kept = []
+    for group in range(len(thresholds)):
+        members = (groups == group).nonzero().squeeze(1)
+        if op is nms_rotated:
+            keep = op(items[members], scores[members], thresholds[group], pre[group], post[group], backend=backend)
+        else:
+            order = torch.sort(scores[members], descending=True, stable=True).indices[: pre[group]]
+            members = members[order]
+            keep = op(items[members], scores[members], thresholds[group], post[group], backend=backend)
+        kept += members[keep].tolist()
+    return kept
+
+
+def crowded_groups(num: int, num_groups: int, seed: int):
+    """Jittered copies of a few objects, spread over ``num_groups`` groups (plus ids -1 and G: no part),
+    with scores drawn from a few values so that ties are common."""
+    gen = torch.Generator().manual_seed(seed)
+    objects = random_boxes(12, 5.0, seed=seed)
+    boxes = objects[torch.randint(0, 12, (num,), generator=gen)]
+    boxes[:, :2] += 0.3 * torch.randn(num, 2, generator=gen, dtype=torch.float64)
+    boxes[:, 6] += 0.2 * torch.randn(num, generator=gen, dtype=torch.float64)
+    boxes[: num // 10] = boxes[num // 10 : 2 * (num // 10)]  # exact duplicates
+    boxes[-3:, 3:5] = 0  # zero-size boxes
+    scores = torch.randint(0, 6, (num,), generator=gen).double() / 5
+    groups = torch.randint(-1, num_groups + 1, (num,), generator=gen)
+    return boxes, scores, groups
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["rotate", "circle"])
+def test_batched_nms_equals_one_call_per_group(backend, kind):
+    boxes, scores, groups = crowded_groups(400, 9, seed=10)
+    if kind == "rotate":
+        op, batched, items, thresholds = nms_rotated, batched_nms_rotated, boxes, [0.05 * (g + 1) for g in range(9)]
+    else:
+        op, batched, items, thresholds = circle_nms, batched_circle_nms, boxes[:, :2], [0.2 * g for g in range(9)]
+    pre = [None, 3, 50, 0, 7, None, 1, 20, 100]
+    post = [None, 2, 10, 5, None, 0, 1, 4, 30]
+    expected = per_group_nms(op, items, scores, groups, thresholds, pre, post)
+    assert len(expected) > 30
+    got = batched(items, scores, groups, thresholds, pre_max_sizes=pre, post_max_sizes=post, backend=backend)
+    assert got.dtype == torch.int64 and got.tolist() == expected
+    assert torch.equal(batched(items, scores, groups, thresholds, pre, post, backend=backend), got)  # deterministic
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batched_nms_small_and_degenerate_inputs(backend):
+    box = torch.tensor([[1.0, 2.0, 0.0, 4.0, 2.0, 1.5, 0.3]])
+    one = torch.zeros(1, dtype=torch.int64)
+    assert batched_nms_rotated(box, torch.ones(1), one, [0.5], backend=backend).tolist() == [0]
+    assert batched_nms_rotated(box, torch.ones(1), one - 1, [0.5], backend=backend).tolist() == []
+    assert batched_nms_rotated(torch.zeros(0, 7), torch.zeros(0), one[:0], [0.5], backend=backend).shape == (0,)
+    # identical boxes with tied scores in two groups: the first of each group survives
+    boxes, groups = box.repeat(6, 1), torch.tensor([1, 0, 1, 0, 1, 0])
+    assert batched_nms_rotated(boxes, torch.ones(6), groups, [0.5, 0.5], backend=backend).tolist() == [1, 0]
+    assert batched_circle_nms(boxes[:, :2], torch.ones(6), groups, [0.0, 0.0], backend=backend).tolist() == [1, 0]
+    # zero-size boxes overlap nothing, not even each other
+    flat = boxes.clone()
+    flat[:, 3] = 0
+    assert batched_nms_rotated(flat, torch.ones(6), groups, [0.0, 0.0], backend=backend).tolist() == [1, 3, 5, 0, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: batched_nms_rotated(torch.zeros(3, 7), torch.zeros(3), torch.zeros(2), [0.5]), "groups: expected"),
+        (lambda: batched_nms_rotated(torch.zeros(3, 7), torch.zeros(3), torch.zeros(3), [0.5]), "integer"),
+        (lambda: batched_circle_nms(torch.zeros(3, 2), torch.zeros(3), torch.zeros(3, dtype=torch.long), [0.5],
+                                    post_max_sizes=[1, 2]), "post_max_size: expected one value per group"),
+    ],
+)  # fmt: skip
+def test_batched_nms_bad_input_names_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+class HostSyncs:
+    """Counts the tensor calls that wait for the device: item, tolist, cpu, numpy, nonzero, bool-mask indexing."""
+
+    NAMES = ("item", "tolist", "cpu", "numpy", "nonzero", "__bool__")
+
+    def __init__(self, monkeypatch):
+        self.calls: list[str] = []
+        for name in self.NAMES:
+            monkeypatch.setattr(torch.Tensor, name, self._counted(name, getattr(torch.Tensor, name)))
+        getitem = torch.Tensor.__getitem__
+
+        def masked_getitem(tensor, index):
+            parts = index if isinstance(index, tuple) else (index,)
+            if any(torch.is_tensor(part) and part.dtype == torch.bool for part in parts):
+                self.calls.append("mask indexing")
+            return getitem(tensor, index)
+
+        monkeypatch.setattr(torch.Tensor, "__getitem__", masked_getitem)
+
+    def _counted(self, name, method):
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def test_torch_backend_has_no_host_sync_but_the_output_size(monkeypatch):
+    boxes, scores, groups = crowded_groups(200, 5, seed=11)
+    thresholds = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5], dtype=torch.float64)
+    syncs = HostSyncs(monkeypatch)
+    boxes_torch.iou_matrix(boxes, boxes[:50], "3d")
+    boxes_torch.grouped_nms(
+        boxes_torch.rotated_overlaps, boxes, groups.sort().values.clamp(0, 5), thresholds, torch.full((5,), 9), 200
+    )
+    assert syncs.calls == []
+    batched_nms_rotated(boxes, scores, groups, thresholds, pre_max_sizes=[100] * 5, backend="torch")
+    batched_circle_nms(boxes[:, :2], scores, groups, thresholds, backend="torch")
+    assert syncs.calls == ["item", "mask indexing"] * 2  # the largest group's size, the number of kept boxes
 
 
 # -- points in boxes -----------------------------------------------------------------------------

@@ -107,6 +107,21 @@ def _setup_cpu_distributed(cfg) -> None:
     )
 
 
+def _use_amp(cfg) -> None:
+    """Mixed precision for ``--amp``: bf16 autocast on a CPU or a GPU with bf16 (no loss scaling needed:
+    bf16 has fp32's exponent range), fp16 with dynamic loss scaling on a GPU without bf16."""
+    import torch
+
+    import voxformer.engine.amp  # noqa: F401  (registers CpuAmpOptimWrapper)
+
+    if not torch.cuda.is_available():
+        cfg.optim_wrapper.type = "CpuAmpOptimWrapper"
+    elif torch.cuda.is_bf16_supported():
+        cfg.optim_wrapper.update(type="AmpOptimWrapper", dtype="bfloat16", loss_scale=1.0)
+    else:
+        cfg.optim_wrapper.update(type="AmpOptimWrapper", dtype="float16", loss_scale="dynamic")
+
+
 def build_runner(args: argparse.Namespace, mode: str):
     """A :class:`CheckedRunner` for ``mode`` 'train' or 'test' (the data in ``args.data_root`` when given)."""
     import torch
@@ -123,10 +138,7 @@ def build_runner(args: argparse.Namespace, mode: str):
             _setup_cpu_distributed(cfg)
     if mode == "train":
         if args.amp:
-            if not torch.cuda.is_available():
-                raise VoxformerError("--amp needs a CUDA device; train without --amp on a CPU")
-            cfg.optim_wrapper.type = "AmpOptimWrapper"
-            cfg.optim_wrapper.loss_scale = "dynamic"
+            _use_amp(cfg)
         if args.resume == "auto":
             cfg.resume, cfg.load_from = True, None
         elif args.resume:

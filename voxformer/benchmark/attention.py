@@ -7,10 +7,16 @@ SDPA over windows (every window padded to the longest, DSVT / SST style) and the
 CUDA: 100k tokens, C = 128, bf16, windows of 10-150 tokens. Extra baselines where this PyTorch has them
 (feature-detected): FlexAttention with a document block mask (built once, outside the timing) and
 ``torch.nn.attention.varlen.varlen_attn``.
+
+Built-in backends (both devices): the default varlen backend against PyTorch's own paths offered as
+backends (``sdpa_padded``, ``nested_sdpa``, ``flex``) at Waymo sizes: 24k tokens (6k quick), C = 128,
+segments of DSVT's set sizes (36, 48) and FlatFormer's group sizes (69, 144); each pair is timed
+``BUILTIN_RUNS`` times in alternation and the row holds the mean times, its shape the ratio's spread.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 
 import torch
@@ -18,7 +24,7 @@ import torch.nn.functional as F
 
 from voxformer.benchmark.scans import benchmark_scan
 from voxformer.benchmark.timing import Row, compare
-from voxformer.ops.attention import scattered_linear_attention, set_attention, varlen_window_attention
+from voxformer.ops.attention import VARLEN_BACKENDS, scattered_linear_attention, set_attention, varlen_window_attention
 from voxformer.ops.partition import dsvt_sets, window_partition
 
 SUITE = "attention"
@@ -135,11 +141,48 @@ def _optional_rows(name, shape, device, fn, baselines) -> list[Row]:
     return rows
 
 
-def run(device: torch.device, quick: bool) -> list[Row]:
+BUILTIN_LENGTHS = (36, 48, 69, 144)
+BUILTIN_RUNS = 3
+
+
+def _repeated_compare(name: str, shape: str, device, fn, baseline_name: str, baseline) -> Row:
+    """Mean times of BUILTIN_RUNS alternating comparisons; the ratio's mean and spread go into the shape."""
+    runs = [compare(name, shape, device, fn, baseline_name, baseline, repeat=3) for _ in range(BUILTIN_RUNS)]
+    ratios = [r.ratio for r in runs]
+    spread = f"ratio {statistics.mean(ratios):.2f} ± {statistics.pstdev(ratios):.2f} over {len(runs)} runs"
+    time_ms, baseline_ms = (statistics.mean(getattr(r, key) for r in runs) for key in ("time_ms", "baseline_ms"))
+    return Row(name, f"{shape} ({spread})", str(device), time_ms, baseline_name, baseline_ms)
+
+
+def _builtin_rows_at(length: int, num_tokens: int, device: torch.device, dtype, ours: str) -> list[Row]:
+    lengths = torch.full((num_tokens // length,), length)
+    (q, k, v), offsets = _inputs(lengths, device, dtype)
+    shape = f"N={int(lengths.sum())} H={HEADS} D={HEAD_DIM} L={length} {str(dtype).replace('torch.', '')}"
+    run_backend = lambda name: lambda: varlen_window_attention(q, k, v, offsets, backend=name)
+    rows = []
+    for builtin in (b.name for b in VARLEN_BACKENDS if b.name not in ("triton", "torch", "reference")):
+        try:
+            rows.append(
+                _repeated_compare(f"varlen_softmax fwd [{ours}]", shape, device, run_backend(ours),
+                                  builtin, run_backend(builtin))
+            )  # fmt: skip
+        except Exception as error:  # a path this PyTorch / device lacks must not stop the suite
+            print(f"attention: skipped backend {builtin}: {type(error).__name__}: {error}", file=sys.stderr)
+    return rows
+
+
+def builtin_rows(device: torch.device, quick: bool, dtype: torch.dtype, ours: str) -> list[Row]:
+    """Backend ``ours`` against each built-in varlen backend, forward, at every length of BUILTIN_LENGTHS."""
+    num_tokens = 6_000 if quick else 24_000
+    return [row for n in BUILTIN_LENGTHS for row in _builtin_rows_at(n, num_tokens, device, dtype, ours)]
+
+
+def run(device: torch.device, quick: bool, dtype: torch.dtype | None = None) -> list[Row]:
+    """``dtype`` of q, k, v: default bf16 on CUDA, fp32 on the CPU."""
     device = torch.device(device)
     on_gpu = device.type == "cuda"
     num_tokens = (20_000 if quick else 100_000) if on_gpu else (2_000 if quick else 20_000)
-    dtype = torch.bfloat16 if on_gpu else torch.float32
+    dtype = dtype or (torch.bfloat16 if on_gpu else torch.float32)
     lengths = random_window_lengths(num_tokens) if on_gpu else scan_window_lengths(num_tokens)
     backend = "triton" if on_gpu else "torch"
     (q, k, v), offsets = _inputs(lengths, device, dtype)
@@ -181,4 +224,4 @@ def run(device: torch.device, quick: bool) -> list[Row]:
             [("FlexAttention block mask", lambda: _flex_baseline(q, k, v, offsets)),
              ("torch varlen_attn", lambda: _varlen_attn_baseline(q, k, v, offsets))],
         )  # fmt: skip
-    return rows
+    return rows + builtin_rows(device, quick, dtype, backend)

@@ -3,7 +3,10 @@
 Scenes are generated: car-sized boxes spread over a ±50 m LiDAR range, and CenterPoint-like
 detections for NMS (several jittered, differently scored copies of each object). Each row times
 the op's automatic backend; the baseline is the plain-PyTorch reference on the same device, or,
-on CUDA (where the reference is the automatic choice), the automatic CPU backend.
+on CUDA, the automatic CPU backend. The batched NMS rows time one call for a batch of detections of
+many classes against one call per class per sample, as a detector head made before: with the
+automatic backend, and the ``torch`` backend (the CUDA path) against the reference loop (the CUDA
+path before it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 
 import torch
 
-from voxformer.ops import boxes_iou_bev, count_points_in_boxes, nms_rotated, points_in_boxes
+from voxformer.ops import batched_nms_rotated, boxes_iou_bev, count_points_in_boxes, nms_rotated, points_in_boxes
 
 from .scans import benchmark_scan
 from .timing import Row, compare
@@ -45,6 +48,47 @@ def detections(num: int, num_objects: int, seed: int = 0) -> tuple[torch.Tensor,
     return boxes, torch.rand(num, generator=gen)
 
 
+def batch_detections(batch: int, num_classes: int, per_sample: int, seed: int = 0):
+    """``batch`` samples of ``per_sample`` detections (see :func:`detections`) with random labels ->
+    boxes (B * per_sample, 7), scores, labels and the NMS group of each box (sample * classes + label)."""
+    gen = torch.Generator().manual_seed(seed)
+    parts = [detections(per_sample, max(1, per_sample // 12), seed + b) for b in range(batch)]
+    boxes, scores = (torch.cat(p) for p in zip(*parts))
+    labels = torch.randint(0, num_classes, (batch * per_sample,), generator=gen)
+    groups = torch.arange(batch).repeat_interleave(per_sample) * num_classes + labels
+    return boxes, scores, labels, groups
+
+
+def _per_class_loop(boxes, scores, groups, num_groups: int, backend: str | None) -> list[torch.Tensor]:
+    """One ``nms_rotated`` call per (sample, class) group: the loop that one batched call replaces."""
+    kept = []
+    for group in range(num_groups):
+        members = (groups == group).nonzero().squeeze(1)
+        kept.append(members[nms_rotated(boxes[members], scores[members], NMS_THRESHOLD, backend=backend)])
+    return kept
+
+
+def _batched_nms_rows(device: torch.device, quick: bool) -> list[Row]:
+    batch, num_classes, per_sample = (2, 3, 120) if quick else (4, 10, 500)
+    boxes, scores, _, groups = (t.to(device) for t in batch_detections(batch, num_classes, per_sample))
+    num_groups = batch * num_classes
+    thresholds = [NMS_THRESHOLD] * num_groups
+    shape = f"{batch} samples x {per_sample} detections, {num_classes} classes, IoU {NMS_THRESHOLD}"
+    out = []
+    for backend, loop_backend in ((None, None), ("torch", "reference")):
+
+        def batched(backend=backend):
+            return batched_nms_rotated(boxes, scores, groups, thresholds, backend=backend)
+
+        def loop(backend=loop_backend):
+            return _per_class_loop(boxes, scores, groups, num_groups, backend)
+
+        name = "batched_nms_rotated" + (f" ({backend})" if backend else "")
+        baseline = f"per-class loop ({loop_backend or 'automatic'})"
+        out.append(compare(name, shape, device, batched, baseline, loop, WARMUP, REPEAT))
+    return out
+
+
 def _row(name: str, shape: str, device: torch.device, op, *args, **kwargs) -> Row:
     """Time ``op(*args, **kwargs)`` with its automatic backend next to the baseline of the module docstring."""
     if device.type == "cuda":
@@ -72,6 +116,7 @@ def rows(device: torch.device | str, quick: bool) -> list[Row]:
         _row("nms_rotated", shape, device, nms_rotated, boxes.to(device), scores.to(device), NMS_THRESHOLD,
              post_max_size=500)
     )  # fmt: skip
+    out += _batched_nms_rows(device, quick)
 
     points, source = benchmark_scan()
     if quick:

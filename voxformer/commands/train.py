@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", nargs="?", const="auto", metavar="auto|PATH",
         help="resume from the newest checkpoint of the work dir (auto, the default) or from PATH",
     )
-    parser.add_argument("--amp", action="store_true", help="mixed precision on CUDA (fp16 with dynamic loss scaling)")
+    parser.add_argument(
+        "--amp", action="store_true", help="mixed precision: bf16 (CPU, GPUs with bf16), else fp16 with loss scaling"
+    )
     parser.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="distributed launcher")
     parser.add_argument("--seed", type=int, help="random seed (default: the config's)")
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")

@@ -108,24 +108,45 @@ class SparseVoxels:
     def dsvt_sets(
         self, window_shape: Sequence[int], shift: Sequence[int], set_size: int, axis: str = "x"
     ) -> ops.SetPartition:
-        """:func:`voxformer.ops.dsvt_sets` of ``set_size`` voxels in the windows of :meth:`windows`."""
+        """:func:`voxformer.ops.dsvt_sets` of ``set_size`` voxels in the windows of :meth:`windows` (the
+        set count of a cached other axis is reused: no host sync for the second axis)."""
         window_shape, shift = _ints(window_shape), _ints(shift)
+        head = ("dsvt_sets", window_shape, shift, int(set_size))
         return self.partition(
-            ("dsvt_sets", window_shape, shift, int(set_size), axis),
-            lambda: ops.dsvt_sets(self.windows(window_shape, shift), self.coords, set_size, axis),
+            (*head, axis),
+            lambda: ops.dsvt_sets(
+                self.windows(window_shape, shift), self.coords, set_size, axis, num_sets=self._cached_rows(head)
+            ),
         )
 
     def flat_groups(
         self, window_shape: Sequence[int], group_size: int, axis: str = "x", shifted: bool = False
     ) -> ops.FlatGroups:
-        """:func:`voxformer.ops.flat_groups` of these voxels: FlatFormer groups of ``group_size``."""
+        """:func:`voxformer.ops.flat_groups` of these voxels: FlatFormer groups of ``group_size`` (the
+        group count of a cached other order is reused: one host sync per window shape and group size)."""
         window_shape = _ints(window_shape)
+        head = ("flat_groups", window_shape, int(group_size))
         return self.partition(
-            ("flat_groups", window_shape, int(group_size), axis, bool(shifted)),
+            (*head, axis, bool(shifted)),
             lambda: ops.flat_groups(
-                self.coords, self.sparse_shape, window_shape, group_size, axis, shifted, self.batch_size
+                self.coords,
+                self.sparse_shape,
+                window_shape,
+                group_size,
+                axis,
+                shifted,
+                self.batch_size,
+                num_groups=self._cached_rows(head),
             ),
         )
+
+    def _cached_rows(self, head: tuple) -> int | None:
+        """Rows (sets or groups) of a cached partition whose key starts with ``head``: the count does not
+        depend on the order (axis, shift) the rest of the key names; None when none is cached."""
+        for key, value in self.cache.items():
+            if key[: len(head)] == head:
+                return value.index.shape[0]
+        return None
 
     def neighbours(self, kernel_size: Sequence[int]) -> torch.Tensor:
         """(M, kz * ky * kx) table of :func:`voxformer.ops.sparse_conv_neighbors` for a (kz, ky, kx) kernel."""

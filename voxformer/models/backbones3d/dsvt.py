@@ -31,16 +31,29 @@ SET_AXES = ("y", "x")  # first layer of a block: y-major sets; second: x-major s
 
 
 class DSVTBlock(nn.Module):
-    """Two set-attention layers (y-major sets, then x-major sets) sharing one position embedding."""
+    """Two set-attention layers (y-major sets, then x-major sets) sharing one position embedding of the
+    window-relative (x, y[, z]) position of each voxel in ``window_shape`` (wz, wy, wx) windows."""
 
-    def __init__(self, channels: int, num_heads: int, ffn_channels: int, pos_dims: int, dropout: float):
+    def __init__(
+        self,
+        channels: int,
+        num_heads: int,
+        ffn_channels: int,
+        pos_dims: int,
+        dropout: float,
+        window_shape: Sequence[int],
+    ):
         super().__init__()
+        half = torch.tensor(window_shape, dtype=torch.float32).flip(0)[:pos_dims] / 2  # (x, y[, z])
+        self.register_buffer("half_window", half, persistent=False)
         self.pos_embed = nn.Sequential(
             nn.Linear(pos_dims, channels), nn.LayerNorm(channels), nn.ReLU(), nn.Linear(channels, channels)
         )
         self.layers = nn.ModuleList(GroupAttentionLayer(channels, num_heads, ffn_channels, dropout) for _ in SET_AXES)
 
-    def forward(self, x: torch.Tensor, relative: torch.Tensor, sets: Sequence) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, in_window: torch.Tensor, sets: Sequence) -> torch.Tensor:
+        """``in_window`` (M, 3) (z, y, x) position of each voxel inside its window."""
+        relative = in_window.flip(1)[:, : self.half_window.shape[0]].to(x.dtype) - self.half_window.to(x.dtype)
         pos = self.pos_embed(relative)
         for layer, partition in zip(self.layers, sets):
             x = layer(x, pos, partition.index, partition.mask)
@@ -103,7 +116,10 @@ class DSVT(nn.Module):
             self.stage_configs.append(dict(shape=shape, set_size=int(set_size[i]), windows=configs))
             pos_dims = 3 if shape[0] > 1 else 2
             self.stages.append(
-                nn.ModuleList(DSVTBlock(channels, num_heads, ffn_channels, pos_dims, dropout) for _ in range(blocks[i]))
+                nn.ModuleList(
+                    DSVTBlock(channels, num_heads, ffn_channels, pos_dims, dropout, configs[b % 2][0])
+                    for b in range(blocks[i])
+                )
             )
             if i + 1 < num_stages:
                 self.pools.append(AttentionPool3d(channels, num_heads, pool_stride[i]))
@@ -120,12 +136,8 @@ class DSVT(nn.Module):
             x = voxels.features
             for b, block in enumerate(blocks):
                 window, shift = config["windows"][b % 2]
-                windows = voxels.windows(window, shift)
                 sets = [voxels.dsvt_sets(window, shift, config["set_size"], axis) for axis in SET_AXES]
-                half = torch.tensor(window, device=x.device, dtype=x.dtype) / 2
-                relative = windows.in_window.to(x.dtype) - half  # (z, y, x)
-                relative = relative.flip(1)[:, : block.pos_embed[0].in_features]  # (x, y[, z])
-                x = block(x, relative, sets)
+                x = block(x, voxels.windows(window, shift).in_window, sets)
             voxels = voxels.replace_features(x)
             if i < len(self.pools):
                 voxels = self.pools[i](voxels)

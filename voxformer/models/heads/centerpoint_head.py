@@ -21,7 +21,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from voxformer.errors import ConfigError
-from voxformer.ops import boxes_iou_aligned, circle_nms, nms_rotated
+from voxformer.ops import batched_circle_nms, batched_nms_rotated, boxes_iou_aligned
 from voxformer.registry import MODELS
 from voxformer.structures import Boxes3D, derive_sparse_shape, wrap_angle
 
@@ -149,6 +149,9 @@ class CenterHead(nn.Module):
         self.regression_radius = int(regression_radius)
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
         self._check_test_cfg()
+        slot = torch.full((len(self.class_names),), -1, dtype=torch.long)
+        slot[self._nms_classes()] = torch.arange(len(self._nms_classes()))
+        self.register_buffer("nms_slot", slot, persistent=False)  # label -> its place in _nms_classes()
         _, grid_y, grid_x = derive_sparse_shape(point_cloud_range, voxel_size)
         self.map_size = (-(-grid_y // self.feature_stride), -(-grid_x // self.feature_stride))
 
@@ -252,7 +255,7 @@ class CenterHead(nn.Module):
                 iou_pred = output["iou"].flatten(2)[targets.batch, 0, targets.cell]
                 with torch.no_grad():
                     column, row = targets.cell % cols, targets.cell // cols
-                    boxes = self._decode(code.detach(), column, row)
+                    boxes = self._decode(code.detach().float(), column, row)  # box ops take fp32 (autocast)
                     iou = boxes_iou_aligned(boxes[:, :7], targets.boxes[:, :7], mode="3d")
                 iou_target = 2 * iou.clamp(0, 1) - 1
                 losses[f"loss_iou_task{t}"] = self.loss_weights["iou"] * weighted_l1_loss(
@@ -262,14 +265,18 @@ class CenterHead(nn.Module):
 
     # -- inference ---------------------------------------------------------------------------
     def predict(self, outputs: list[dict[str, torch.Tensor]]) -> list[InstanceData]:
-        """Decode every sample: top-K cells, boxes, score filtering, rectification and NMS."""
-        per_task = [self._decode_task(task, output) for task, output in zip(self.tasks, outputs)]
+        """Decode every sample: top-K cells, boxes, score filtering and rectification per task, then the
+        class-wise NMS of every class of every sample in one call."""
+        decoded = [self._decode_task(task, output) for task, output in zip(self.tasks, outputs)]
+        boxes, scores, labels, valid = (torch.cat(parts, dim=1).flatten(0, 1) for parts in zip(*decoded))
+        batch = decoded[0][1].shape[0]
+        kept = self._nms(boxes, scores, labels, valid, batch)
+        sample_of = kept // (scores.shape[0] // batch)  # non-decreasing: the kept boxes come sample by sample
+        bounds = torch.searchsorted(sample_of, torch.arange(batch + 1, device=kept.device)).tolist()
         results = []
-        for b in range(len(per_task[0])):
-            boxes = torch.cat([task[b][0] for task in per_task])
-            scores = torch.cat([task[b][1] for task in per_task])
-            labels = torch.cat([task[b][2] for task in per_task])
-            order = scores.argsort(descending=True)[: self.test_cfg["max_per_sample"]]
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            sample = kept[start:end]
+            order = sample[scores[sample].argsort(descending=True)[: self.test_cfg["max_per_sample"]]]
             result = InstanceData()
             result.bboxes_3d = Boxes3D(boxes[order])
             result.scores_3d = scores[order]
@@ -287,6 +294,7 @@ class CenterHead(nn.Module):
         return None if value is None else int(cls._per_class(value, label))
 
     def _decode_task(self, task: list[str], output: dict[str, torch.Tensor]):
+        """Top-K cells of one task -> boxes (B, K, 7 or 9), scores, global labels and validity (B, K)."""
         cfg = self.test_cfg
         heat = output["heatmap"].sigmoid()
         batch, num_classes, rows, cols = heat.shape
@@ -296,50 +304,51 @@ class CenterHead(nn.Module):
         cell = index % (rows * cols)
         code = self._code(output).flatten(2).gather(2, cell[:, None, :].expand(-1, self.code_size, -1))
         boxes = self._decode(code.transpose(1, 2), cell % cols, cell // cols)
-        iou = None
-        if self.with_iou:
-            iou = ((output["iou"].flatten(2)[:, 0].gather(1, cell) + 1) / 2).clamp(0, 1)
         global_label = torch.tensor([self.class_names.index(n) for n in task], device=heat.device)[label]
 
-        results = []
-        for b in range(batch):
-            keep = scores[b] >= cfg["score_threshold"]
-            if cfg["post_center_range"] is not None:
-                limit = torch.tensor(cfg["post_center_range"], device=heat.device, dtype=boxes.dtype)
-                centre = boxes[b, :, :3]
-                keep &= ((centre >= limit[:3]) & (centre <= limit[3:])).all(dim=1)
-            b_boxes, b_scores, b_labels = boxes[b][keep], scores[b][keep], global_label[b][keep]
-            if iou is not None and cfg["iou_rectifier"] is not None:
-                alpha = torch.tensor(cfg["iou_rectifier"], device=heat.device, dtype=b_scores.dtype)[b_labels]
-                b_scores = b_scores.pow(1 - alpha) * iou[b][keep].pow(alpha)
-            elif iou is not None and cfg["iou_power"] is not None:
-                b_scores = b_scores * iou[b][keep].pow(cfg["iou_power"])
-            results.append(self._nms(b_boxes, b_scores, b_labels))
-        return results
-
-    def _nms(self, boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor):
-        """Class-wise NMS with per-class thresholds; ``nms=None`` keeps everything."""
-        nms = self.test_cfg["nms"]
-        if nms is None or len(boxes) == 0:
-            return boxes, scores, labels
-        kept = []
-        for label in labels.unique().tolist():
-            members = (labels == label).nonzero().squeeze(1)
-            if nms["type"] == "rotate":
-                keep = nms_rotated(
-                    boxes[members, :7],
-                    scores[members],
-                    self._per_class(nms["iou_threshold"], label),
-                    pre_max_size=self._per_class_size(nms.get("pre_max_size"), label),
-                    post_max_size=self._per_class_size(nms.get("post_max_size"), label),
-                )
+        valid = scores >= cfg["score_threshold"]
+        if cfg["post_center_range"] is not None:
+            limit = torch.tensor(cfg["post_center_range"], device=heat.device, dtype=boxes.dtype)
+            centre = boxes[..., :3]
+            valid &= ((centre >= limit[:3]) & (centre <= limit[3:])).all(dim=-1)
+        if self.with_iou and (cfg["iou_rectifier"] is not None or cfg["iou_power"] is not None):
+            iou = ((output["iou"].flatten(2)[:, 0].gather(1, cell) + 1) / 2).clamp(0, 1)
+            if cfg["iou_rectifier"] is not None:
+                alpha = torch.tensor(cfg["iou_rectifier"], device=heat.device, dtype=scores.dtype)[global_label]
+                scores = scores.pow(1 - alpha) * iou.pow(alpha)
             else:
-                keep = circle_nms(
-                    boxes[members, :2],
-                    scores[members],
-                    self._per_class(nms["distance_threshold"], label),
-                    post_max_size=self._per_class_size(nms.get("post_max_size"), label),
-                )
-            kept.append(members[keep])
-        kept = torch.cat(kept)
-        return boxes[kept], scores[kept], labels[kept]
+                scores = scores * iou.pow(cfg["iou_power"])
+        return boxes, scores, global_label, valid
+
+    def _nms_classes(self) -> list[int]:
+        """Labels in the order the kept boxes of a sample come out: task by task, by label within a task."""
+        return [label for task in self.tasks for label in sorted(self.class_names.index(n) for n in task)]
+
+    def _nms(self, boxes, scores, labels, valid, batch: int) -> torch.Tensor:
+        """Class-wise NMS of the flattened (B * K) candidates, every (sample, class) a group, in one call.
+
+        Returns the kept indices by sample, then class (``_nms_classes`` order), then descending score;
+        ``nms=None`` keeps every valid candidate.
+        """
+        nms = self.test_cfg["nms"]
+        if nms is None:
+            return valid.nonzero().squeeze(1)
+        classes = self._nms_classes()
+        sample = torch.arange(batch, device=labels.device).repeat_interleave(labels.shape[0] // batch)
+        groups = torch.where(valid, sample * len(classes) + self.nms_slot[labels], -1)
+
+        def per_group(key: str, size: bool = False) -> list:
+            value = nms.get(key)
+            pick = self._per_class_size if size else self._per_class
+            return [pick(value, label) for _ in range(batch) for label in classes]
+
+        if nms["type"] == "rotate":
+            return batched_nms_rotated(
+                boxes[:, :7], scores, groups, per_group("iou_threshold"),
+                pre_max_sizes=per_group("pre_max_size", size=True),
+                post_max_sizes=per_group("post_max_size", size=True),
+            )  # fmt: skip
+        return batched_circle_nms(
+            boxes[:, :2], scores, groups, per_group("distance_threshold"),
+            post_max_sizes=per_group("post_max_size", size=True),
+        )  # fmt: skip

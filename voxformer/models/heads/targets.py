@@ -45,7 +45,7 @@ def draw_gaussians(
     center: torch.Tensor,
     radius: torch.Tensor,
 ) -> torch.Tensor:
-    """Draw one Gaussian per object into ``heatmap`` (B, C, H, W) by element-wise max, in place.
+    """Draw one Gaussian per object into a non-negative ``heatmap`` (B, C, H, W) by element-wise max, in place.
 
     ``batch``, ``label`` (N,) int64; ``center`` (N, 2) int64 cell (column, row); ``radius`` (N,) int64.
     Each Gaussian covers the (2r+1)^2 square around its centre with sigma = (2r+1)/6 and peak 1.
@@ -63,9 +63,11 @@ def draw_gaussians(
         & (value > torch.finfo(heatmap.dtype).eps)
     )
     plane = (batch * heatmap.shape[1] + label)[:, None].expand_as(x)
-    flat_index = (plane * rows + y) * cols + x
+    flat_index = torch.where(keep, (plane * rows + y) * cols + x, 0)
+    # Cells outside a Gaussian add amax(., 0) at cell 0, a no-op on a non-negative heatmap (no masked
+    # selection, which would size its output on the host).
     flat = heatmap.view(-1)
-    flat.scatter_reduce_(0, flat_index[keep], value[keep], reduce="amax")
+    flat.scatter_reduce_(0, flat_index.flatten(), torch.where(keep, value, 0).flatten(), reduce="amax")
     return heatmap
 
 
@@ -122,8 +124,9 @@ def assign_targets(
     fy = (boxes[:, 1] - point_cloud_range[1]) / cell_y
     column, row = fx.floor().long(), fy.floor().long()
     keep = (labels >= 0) & (column >= 0) & (column < cols) & (row >= 0) & (row < rows)
-    boxes, labels, batch = boxes[keep], labels[keep], batch[keep]
-    fx, fy, column, row = fx[keep], fy[keep], column[keep], row[keep]
+    kept = keep.nonzero().squeeze(1)  # the one host sync of the filter: how many objects the task keeps
+    boxes, labels, batch = boxes[kept], labels[kept], batch[kept]
+    fx, fy, column, row = fx[kept], fy[kept], column[kept], row[kept]
 
     radius = gaussian_radius(boxes[:, 4] / cell_y, boxes[:, 3] / cell_x, min_overlap)
     radius = radius.floor().long().clamp(min=min_radius)
@@ -154,8 +157,8 @@ def _regression_cells(batch, column, row, fx, fy, rows: int, cols: int, radius: 
     if radius == 0 or len(batch) == 0:
         return obj, column, row
     _, _, column, row, inside = _square_cells(column, row, radius, rows, cols)
-    obj = obj[:, None].expand_as(column)[inside]
-    column, row = column[inside], row[inside]
+    cell = inside.flatten().nonzero().squeeze(1)  # one host sync: how many cells lie in the map
+    obj, column, row = cell // inside.shape[1], column.flatten()[cell], row.flatten()[cell]
     distance = (fx[obj] - column - 0.5) ** 2 + (fy[obj] - row - 0.5) ** 2
     key = (batch[obj] * rows + row) * cols + column
     by_distance = distance.argsort(stable=True)

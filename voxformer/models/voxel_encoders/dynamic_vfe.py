@@ -74,17 +74,22 @@ class DynamicVFE(nn.Module):
             raise ConfigError(
                 f"voxel_encoder.in_channels is {self.in_channels} but points have {points.shape[1]} columns"
             )
-        kept = point_to_voxel >= 0
-        points, voxel = points[kept], point_to_voxel[kept]
+        # Dropped points (voxel -1) stay in place, zeroed so that they are finite, and the segment
+        # reductions ignore them: no data-dependent filtering (a host sync on a GPU).
+        voxel = point_to_voxel
+        if coords.shape[0] == 0:  # every point dropped
+            points, voxel = points[:0], voxel[:0]
+        points = torch.where((voxel >= 0)[:, None], points, 0)
+        gather = voxel.clamp(min=0)  # a dropped point reads voxel 0's mean/max, which nothing uses
         num_voxels = coords.shape[0]
         xyz = points[:, :3]
         offsets = []
         if self.with_cluster_center:
             mean = segment_reduce(xyz, voxel, num_segments=num_voxels, reduce="mean")
-            offsets.append(xyz - mean[voxel])
+            offsets.append(xyz - mean[gather])
         if self.with_voxel_center:
             centre = (coords[:, [3, 2, 1]].to(xyz.dtype) + 0.5) * self.voxel_size + self.range_min
-            offsets.append(xyz - centre[voxel])
+            offsets.append(xyz - centre[gather])
         if self.normalize_inputs:
             xyz = (xyz - self.range_centre) / self.range_half_extent
             offsets = [offset / self.voxel_size for offset in offsets]
@@ -93,7 +98,7 @@ class DynamicVFE(nn.Module):
             point_features = layer(features)
             voxel_features = segment_reduce(point_features, voxel, num_segments=num_voxels, reduce="max")
             if i + 1 < len(self.layers):
-                features = torch.cat([point_features, voxel_features[voxel]], dim=1)
+                features = torch.cat([point_features, voxel_features[gather]], dim=1)
         return SparseVoxels(voxel_features, coords, self.sparse_shape, batch_size)
 
 
