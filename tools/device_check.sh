@@ -127,7 +127,7 @@ step nvidia_smi 30 "cmd:nvidia-smi" nvidia-smi
 step env 60 "" "$PY" -m voxformer.cli env
 pytest_step gpu_tests 90 "${COLLECT[@]}" -m gpu -rs tests
 for dtype in float32 bfloat16; do
-  step "bench_attention_$dtype" 75 "" "$PY" tools/benchmark.py attention --device cuda --dtype "$dtype" \
+  step "bench_attention_$dtype" 120 "" "$PY" tools/benchmark.py attention --device cuda --dtype "$dtype" \
     --json "$OUT_DIR/bench_attention_$dtype.json" "${BENCH[@]}"
 done
 step forward_backward 90 "mmengine" "$PY" tools/device_forward.py --device cuda \
