@@ -21,6 +21,8 @@ from voxformer.ops.voxelize import BACKENDS as VOXELIZE_BACKENDS
 
 from voxformer import ops
 
+from .test_attention import dsvt_like_sets
+
 # ----------------------------------------------------------------------------------------------------------------
 # where the op under test runs
 
@@ -133,24 +135,6 @@ def qkv(lengths: list[int], heads: int = 2, dim: int = 16, dtype=torch.float32, 
     gen = generator(seed)
     tensors = [torch.randn(sum(lengths), heads, dim, generator=gen).to(dtype) for _ in range(3)]
     return (*tensors, torch.tensor([0, *lengths]).cumsum(0))
-
-
-def masked_sets(num_tokens: int, num_sets: int, tau: int, seed: int):
-    """(num_sets, tau) sets of distinct tokens whose tails repeat their last real token (masked), the last set
-    fully masked (no valid key); some tokens lie in no set."""
-    gen = generator(seed)
-    perm = torch.randperm(num_tokens, generator=gen)
-    counts = torch.randint(1, tau + 1, (num_sets,), generator=gen)
-    index = torch.empty(num_sets, tau, dtype=torch.long)
-    mask = torch.zeros(num_sets, tau, dtype=torch.bool)
-    start = 0
-    for s, count in enumerate(counts.tolist()):
-        real = perm[start : start + count] if start + count <= num_tokens else perm[:1]
-        start += len(real)
-        index[s, : len(real)], index[s, len(real) :] = real, real[-1]
-        mask[s, len(real) :] = True
-    mask[-1] = True
-    return index, mask
 
 
 def weighted_grads(out: torch.Tensor, inputs, seed: int = 1):
@@ -377,7 +361,8 @@ def test_scattered_linear_attention(device, dtype, feature_map):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_set_attention(device, dtype):
-    attention_case(device, ops.set_attention, [150], dtype, layout=masked_sets(150, 6, 36, seed=8))
+    sets = tuple(x.cpu() for x in dsvt_like_sets(150, 6, 36, seed=8))  # the reference runs on the CPU
+    attention_case(device, ops.set_attention, [150], dtype, layout=sets)
     device.assert_ran_cuda_choice("set_attention", attention.SET_BACKENDS)
 
 
