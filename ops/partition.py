@@ -37,6 +37,8 @@ from .grid import encode_voxel_keys
 INT32_LIMIT = 2**31
 INT64_LIMIT = 2**63
 AXES = ("x", "y")
+IN_WINDOW_ORDERS = ("snake", "mirrored")  # FlatFormer in-window orders (see flat_groups)
+GROUP_PADDINGS = ("repeat", "overlap")  # FlatFormer last-group rules (see flat_groups)
 
 
 class WindowPartition(NamedTuple):
@@ -76,7 +78,8 @@ class SetPartition(NamedTuple):
 class FlatGroups(NamedTuple):
     """FlatFormer groups of size G: ``index`` (num_groups, G) int64 voxel rows; ``mask`` (num_groups, G)
     bool, True = repeated filler; ``order`` (M,) int64 flattening permutation; ``inverse`` (M,) int64.
-    Groups of a sample are consecutive and follow the flattening order."""
+    Groups of a sample are consecutive and follow the flattening order; a voxel's own group is the first
+    one holding it (with ``padding="overlap"`` a voxel may also sit, unmasked, in the next group)."""
 
     index: torch.Tensor
     mask: torch.Tensor
@@ -200,14 +203,17 @@ def _set_order_columns(axis: str) -> tuple[int, int, int]:
     return (2, 1, 0) if axis == "x" else (1, 2, 0)
 
 
-def _snake_digits(coords: torch.Tensor, sparse_shape, window_shape, axis: str, shifted: bool):
+def _snake_digits(coords: torch.Tensor, sparse_shape, window_shape, axis: str, shifted: bool, in_window: str = "snake"):
     """FlatFormer flattening digits, most significant first, each with its radix.
 
     For ``axis="x"`` rows of windows run along x: windows in (window z, window y, window x) order
     with a boustrophedon on each level (a level reverses when the count of rows before it is odd), so
-    consecutive windows touch. Inside a window columns run in the direction of the window row, y
-    alternates per column and z per (column, y) step. ``axis="y"`` swaps the roles of x and y.
-    ``shifted`` moves the windows by half a window, (wz // 2, wy // 2, wx // 2).
+    consecutive windows touch. Inside a window columns run in the direction of the window row, and
+    with ``in_window="snake"`` y alternates per visited column (the path continues from the previous
+    column); with ``"mirrored"`` y alternates per column parity x % wx, so a window of an odd row is
+    the exact reverse of the same window in an even row. z alternates per (column, y) step.
+    ``axis="y"`` swaps the roles of x and y. ``shifted`` moves the windows by half a window,
+    (wz // 2, wy // 2, wx // 2).
     """
     shift = tuple(w // 2 for w in window_shape) if shifted else (0, 0, 0)
     grid = _window_grid(sparse_shape, window_shape, shift)
@@ -225,7 +231,11 @@ def _snake_digits(coords: torch.Tensor, sparse_shape, window_shape, axis: str, s
     rows_before = w_z * grid[row] + w_row if grid[0] > 1 else w_row
     w_col = snake(window[col], grid[col], lambda: rows_before)
     i_col = snake(inner[col], window_shape[col], lambda: rows_before)
-    i_row = snake(inner[row], window_shape[row], lambda: i_col)
+    if in_window == "mirrored":
+        even_row = snake(inner[row], window_shape[row], lambda: inner[col])
+        i_row = snake(even_row, window_shape[row], lambda: rows_before)
+    else:
+        i_row = snake(inner[row], window_shape[row], lambda: i_col)
     i_z = snake(inner[0], window_shape[0], lambda: i_col * window_shape[row] + i_row)
     digits = (batch, w_z, w_row, w_col, i_col, i_row, i_z)
     radices = (None, grid[0], grid[row], grid[col], window_shape[col], window_shape[row], window_shape[0])
@@ -309,17 +319,32 @@ def _dsvt_sets_reference(partition: WindowPartition, set_size: int, axis: str, n
 
 
 def _flat_groups_reference(
-    coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups=None
+    coords,
+    sparse_shape,
+    window_shape,
+    group_size,
+    axis,
+    shifted,
+    batch_size,
+    num_groups=None,
+    in_window="snake",
+    padding="repeat",
 ) -> FlatGroups:
     _check_bounds(_bounds(coords).tolist(), sparse_shape, batch_size)
-    digits, _ = _snake_digits(coords, sparse_shape, window_shape, axis, shifted)
+    digits, _ = _snake_digits(coords, sparse_shape, window_shape, axis, shifted, in_window)
     order = _lexsort(digits)
     sorted_batch = coords[order, 0]
     index, mask = [], []
     slot = torch.arange(group_size, device=coords.device)
     for sample in torch.unique(sorted_batch).tolist():
         tokens = order[sorted_batch == sample]
-        for start in range(0, len(tokens), group_size):
+        n = len(tokens)
+        for start in range(0, n, group_size):
+            position = start + slot
+            if padding == "overlap" and n >= group_size:  # slot past the end takes the token G before it
+                index.append(tokens[torch.where(position < n, position, position - group_size)])
+                mask.append(torch.zeros_like(slot, dtype=torch.bool))
+                continue
             real = tokens[start : start + group_size]
             index.append(real[slot % len(real)])
             mask.append(slot >= len(real))
@@ -364,9 +389,18 @@ def _dsvt_sets_torch(partition: WindowPartition, set_size: int, axis: str, num_s
 
 
 def _flat_groups_torch(
-    coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups=None
+    coords,
+    sparse_shape,
+    window_shape,
+    group_size,
+    axis,
+    shifted,
+    batch_size,
+    num_groups=None,
+    in_window="snake",
+    padding="repeat",
 ) -> FlatGroups:
-    digits, radices = _snake_digits(coords, sparse_shape, window_shape, axis, shifted)
+    digits, radices = _snake_digits(coords, sparse_shape, window_shape, axis, shifted, in_window)
     if batch_size is None:  # an extra sync; callers that know the batch size pass it
         bounds = _bounds(coords).tolist()
         _check_bounds(bounds, sparse_shape, None)
@@ -385,8 +419,14 @@ def _flat_groups_torch(
     first = sample_start[group_sample] + local * group_size
     real = torch.clamp(counts[group_sample] - local * group_size, max=group_size)
     slot = torch.arange(group_size, device=device)
-    index = order[first[:, None] + slot % real[:, None]]
-    return FlatGroups(index, slot >= real[:, None], order, _invert(order))
+    repeat = slot % real[:, None]
+    mask = slot >= real[:, None]
+    if padding == "overlap":  # in samples of at least G voxels a slot past the end takes the token G before it
+        full = (counts[group_sample] >= group_size)[:, None]
+        repeat = torch.where(full & mask, slot - group_size, repeat)
+        mask = mask & ~full
+    index = order[first[:, None] + repeat]
+    return FlatGroups(index, mask, order, _invert(order))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -478,18 +518,29 @@ def flat_groups(
     batch_size: int | None = None,
     *,
     num_groups: int | None = None,
+    in_window: str = "snake",
+    padding: str = "repeat",
     backend: str | None = None,
 ) -> FlatGroups:
     """FlatFormer equal-size groups along a window-based snake order.
 
     The voxels of each sample are flattened in window order (see the order below), then cut into
     groups of ``group_size`` G consecutive voxels; a group never mixes samples. A sample's last group
-    with r < G voxels repeats them cyclically (slot k holds voxel k mod r), and ``mask`` marks the
-    repeats; a repeat thus shares its group with the original, so both get identical attention
-    outputs. A sample with fewer than G voxels gives one such group; a sample with none, no group.
+    with r < G voxels is filled by ``padding``:
+
+    - ``"repeat"``: it repeats its r voxels cyclically (slot k holds voxel k mod r), and ``mask`` marks
+      the repeats; a repeat shares its group with the original, so both get identical outputs.
+    - ``"overlap"`` (the released FlatFormer): slot k past the end holds the voxel G places before,
+      unmasked, so the last group is the sample's last G voxels and the voxels it borrows from the
+      group before keep that group's output (the first group holding a voxel is its own). A sample with
+      fewer than G voxels, where there is no voxel G places before, falls back to ``"repeat"``.
+
+    A sample with none gives no group.
 
     Order for ``axis="x"``: windows row by row along x, reversing on odd rows (a boustrophedon over
-    window z, y, x); inside a window, columns in the row's direction with y alternating per column.
+    window z, y, x); inside a window, columns in the row's direction; y alternates per visited column
+    (``in_window="snake"``) or per column parity (``"mirrored"``, the released FlatFormer: the window
+    order of an odd row is the exact reverse of the even rows' one), see :func:`_snake_digits`.
     ``axis="y"`` swaps x and y. ``shifted`` moves the windows by half a window (w // 2 per axis).
     Giving ``batch_size`` saves a host sync and lets the sort use 32-bit keys when they fit.
     ``num_groups``: the number of groups when already known (it depends on neither ``axis`` nor
@@ -499,6 +550,10 @@ def flat_groups(
     """
     _check_coords(coords)
     _check_axis(axis)
+    if in_window not in IN_WINDOW_ORDERS:
+        raise ValueError(f"in_window: expected one of {IN_WINDOW_ORDERS}, got {in_window!r}")
+    if padding not in GROUP_PADDINGS:
+        raise ValueError(f"padding: expected one of {GROUP_PADDINGS}, got {padding!r}")
     sparse_shape = _triple("sparse_shape", sparse_shape, 1)
     window_shape = _triple("window_shape", window_shape, 1)
     _check_batch_size(batch_size)
@@ -512,4 +567,6 @@ def flat_groups(
         no_groups = torch.zeros(0, group_size, dtype=torch.long, device=coords.device)
         return FlatGroups(no_groups, no_groups.bool(), empty, empty)
     impl = select("flat_groups", _GROUP_BACKENDS, coords.device, backend)
-    return impl(coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups)
+    return impl(
+        coords, sparse_shape, window_shape, group_size, axis, shifted, batch_size, num_groups, in_window, padding
+    )

@@ -22,6 +22,21 @@ def offsets_to_index(offsets: torch.Tensor, num_rows: int) -> torch.Tensor:
     return torch.where((segment >= 0) & (segment < len(offsets) - 1), segment, -1)
 
 
+def _exportable(values: torch.Tensor, trash_index: torch.Tensor, num_segments: int, reduce: str) -> torch.Tensor:
+    """Forward-only segment reduction in ops ONNX has: element scatters with a reduction (ONNX's ``index_add``
+    overwrites repeated rows), maxima onto -inf with empty segments set to 0."""
+    target = trash_index[:, None].expand(values.shape)
+    shape = (num_segments + 1, values.shape[1])
+    if reduce == "max":
+        out = values.new_full(shape, float("-inf")).scatter_reduce(0, target, values, "amax")[:num_segments]
+        return torch.where(out == float("-inf"), torch.zeros_like(out), out)
+    total = values.new_zeros(shape).scatter_add(0, target, values)[:num_segments]
+    if reduce == "sum":
+        return total
+    counts = values.new_zeros(shape).scatter_add(0, target, torch.ones_like(values))[:num_segments]
+    return total / counts.clamp(min=1)
+
+
 class _SegmentMax(torch.autograd.Function):
     """Per-segment maximum; the gradient goes to the first row attaining it."""
 
@@ -50,6 +65,8 @@ class _SegmentMax(torch.autograd.Function):
 
 def _reference(values: torch.Tensor, index: torch.Tensor, num_segments: int, reduce: str) -> torch.Tensor:
     trash_index = torch.where(index >= 0, index, num_segments)  # ignored rows go to a discarded segment
+    if torch.onnx.is_in_onnx_export():
+        return _exportable(values, trash_index, num_segments, reduce)
     if reduce == "max":
         return _SegmentMax.apply(values, trash_index, num_segments)
     total = values.new_zeros(num_segments + 1, values.shape[1]).index_add(0, trash_index, values)[:num_segments]
@@ -92,7 +109,7 @@ def segment_reduce(
         num_segments = len(offsets) - 1
         index = offsets_to_index(offsets, len(values))
     else:
-        if index.shape != (len(values),) or index.is_floating_point():
+        if index.shape != values.shape[:1] or index.is_floating_point():  # no len(): it fixes sizes in export
             raise ValueError(
                 f"index: expected an integer ({len(values)},) tensor, got {index.dtype} {tuple(index.shape)}"
             )

@@ -140,7 +140,12 @@ def _group_unique(points: torch.Tensor, batch: torch.Tensor, grid: Grid) -> _Gro
 
 def _group_sorted(points: torch.Tensor, batch: torch.Tensor, grid: Grid) -> _Grouping:
     """Fast GPU grouping: one stable sort of the keys (dropped points last), one host sync for M."""
-    keys, nonfinite = cell_keys(points, batch, grid)
+    return group_keys(*cell_keys(points, batch, grid))
+
+
+def group_keys(keys: torch.Tensor, nonfinite: torch.Tensor) -> _Grouping:
+    """Group points by their (N,) int64 voxel keys (-1: dropped) with one stable sort and one host sync;
+    ``nonfinite`` is a 0-d tensor counting the non-finite points (read back in the same sync)."""
     sentinel = torch.iinfo(torch.int64).max
     sorted_keys, order = torch.sort(torch.where(keys >= 0, keys, sentinel), stable=True)
     starts_run = torch.ones_like(sorted_keys, dtype=torch.bool)
@@ -154,32 +159,52 @@ def _group_sorted(points: torch.Tensor, batch: torch.Tensor, grid: Grid) -> _Gro
     return _Grouping(unique, point_to_voxel, counts, num_nonfinite)
 
 
-def _pack_hard(
-    points: torch.Tensor, grouping: _Grouping, grid: Grid, batch_size: int, max_points: int, max_voxels: int | None
-) -> HardVoxels:
-    """First-come-first-served limits on a grouping, in plain PyTorch (any device)."""
-    n, m = len(points), len(grouping.keys)
-    device = points.device
-    p2v = torch.where(grouping.point_to_voxel >= 0, grouping.point_to_voxel, m)  # dropped points -> trash voxel m
+def first_come_limits(
+    point_to_voxel: torch.Tensor, voxel_batch: torch.Tensor, batch_size: int, max_points: int, max_voxels: int | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The hard-voxelization rule on a dynamic grouping, without host syncs.
+
+    ``point_to_voxel`` (N,) voxel row or -1, the points of the samples concatenated in batch order;
+    ``voxel_batch`` (M,) each voxel's sample. A sample keeps the ``max_voxels`` voxels whose first point
+    comes earliest (all when None) and each voxel its first ``max_points`` points in input order.
+    Returns ``slot`` (N,) each point's rank in its voxel (undefined for dropped points), ``keep_point``
+    (N,) bool and ``keep_voxel`` (M,) bool.
+    """
+    n, m = len(point_to_voxel), len(voxel_batch)
+    device = point_to_voxel.device
+    p2v = torch.where(point_to_voxel >= 0, point_to_voxel, m)  # dropped points -> trash voxel m
     keep_voxel = torch.ones(m, dtype=torch.bool, device=device)
     if max_voxels is not None:
         arange_n = torch.arange(n, device=device)
         first = torch.full((m + 1,), n, device=device).scatter_reduce_(0, p2v, arange_n, "amin")[:m]
-        voxel_batch = grouping.keys // grid.cells_per_sample
         by_arrival = torch.argsort(first)  # samples are concatenated, so this is batch-major
-        per_sample = torch.bincount(voxel_batch, minlength=batch_size)
+        per_sample = torch.zeros(batch_size, dtype=torch.long, device=device)
+        per_sample.scatter_add_(0, voxel_batch, torch.ones_like(voxel_batch))
         sample_start = torch.cumsum(per_sample, 0) - per_sample
         arrival = torch.empty_like(first)
         arrival[by_arrival] = torch.arange(m, device=device) - sample_start[voxel_batch[by_arrival]]
         keep_voxel = arrival < max_voxels
     point_order = torch.sort(p2v, stable=True).indices  # input order within each voxel
-    counts = torch.bincount(p2v, minlength=m + 1)
+    counts = torch.zeros(m + 1, dtype=torch.long, device=device).scatter_add_(0, p2v, torch.ones_like(p2v))
     run_start = torch.cumsum(counts, 0) - counts
     slot = torch.empty_like(p2v)
     slot[point_order] = torch.arange(n, device=device) - run_start[p2v[point_order]]
     voxel_kept = torch.cat([keep_voxel, keep_voxel.new_zeros(1)])  # the trash voxel is never kept
     keep_point = voxel_kept[p2v] & (slot < max_points)
-    new_id = torch.cumsum(voxel_kept, 0) - 1
+    return slot, keep_point, keep_voxel
+
+
+def _pack_hard(
+    points: torch.Tensor, grouping: _Grouping, grid: Grid, batch_size: int, max_points: int, max_voxels: int | None
+) -> HardVoxels:
+    """First-come-first-served limits on a grouping, in plain PyTorch (any device)."""
+    m = len(grouping.keys)
+    voxel_batch = grouping.keys // grid.cells_per_sample
+    slot, keep_point, keep_voxel = first_come_limits(
+        grouping.point_to_voxel, voxel_batch, batch_size, max_points, max_voxels
+    )
+    p2v = torch.where(grouping.point_to_voxel >= 0, grouping.point_to_voxel, m)
+    new_id = torch.cumsum(keep_voxel, 0) - 1
     voxels = points.new_zeros(int(keep_voxel.sum()), max_points, points.shape[1])
     voxels[new_id[p2v[keep_point]], slot[keep_point]] = points[keep_point]
     return HardVoxels(

@@ -1,4 +1,4 @@
-"""python tools/quickstart.py [--model dsvt|flatformer|scatterformer] = voxformer quickstart ..."""
+"""python tools/quickstart.py [--task det|seg] [--model dsvt|flatformer|scatterformer] = voxformer quickstart ..."""
 
 import sys
 

@@ -15,8 +15,7 @@ width = 128
 model = dict(
     data_preprocessor=dict(voxel_size=voxel_size, point_cloud_range=point_cloud_range),
     voxel_encoder=dict(in_channels=4, feat_channels=[width, width]),  # x, y, z, intensity
-    backbone3d=dict(in_channels=width, channels=width, ffn_channels=2 * width),
-    bev_backbone=dict(in_channels=width),
+    backbone3d=dict(channels=width, ffn_channels=2 * width),  # the published DSVT (DSVTOfficial) at width 128
     head=dict(
         class_names=class_names,
         test_cfg=dict(post_center_range=[-10.0, -50.0, -10.0, 80.0, 50.0, 10.0]),

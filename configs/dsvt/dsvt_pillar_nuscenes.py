@@ -3,7 +3,7 @@
 _base_ = [
     "../_base_/datasets/nuscenes.py",
     "../_base_/models/dsvt_pillar.py",
-    "../_base_/schedules/onecycle_24e.py",
+    "../_base_/schedules/onecycle_pct04.py",
     "../_base_/default_runtime.py",
 ]
 
@@ -26,8 +26,7 @@ width = 128  # d = 128
 model = dict(
     data_preprocessor=dict(voxel_size=voxel_size, point_cloud_range=point_cloud_range),
     voxel_encoder=dict(in_channels=5, feat_channels=[width, width]),  # x, y, z, i, dt; pillar VFE 2 x 128
-    backbone3d=dict(
-        in_channels=width,
+    backbone3d=dict(  # the published DSVT (DSVTOfficial); in_channels comes from the voxel encoder
         channels=width,
         num_heads=8,  # 8 heads
         ffn_channels=256,  # FFN 256
@@ -37,7 +36,6 @@ model = dict(
         shifted_window_shape=[[1, 30, 30]],  # hybrid factor 1
         shift=[[0, 15, 15]],  # shift (15, 15, 0)
     ),
-    bev_backbone=dict(in_channels=width),
     bev_neck=dict(upsample_strides=[0.5, 1, 2]),  # BEV output stride 2 (180 x 180)
     head=dict(
         class_names=class_names,
@@ -54,6 +52,7 @@ model = dict(
         with_iou=False,
         code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2],  # velocity weight 0.2
         loss_weights=dict(heatmap=1.0, bbox=0.25),  # mmdet3d L1 weight 0.25
+        losses=dict(iou_reg=None),  # mmdet3d's CenterPoint has no DIoU term (DSVT's Waymo head has)
         test_cfg=dict(
             top_k=1000,
             post_center_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0],
@@ -72,16 +71,7 @@ model = dict(
 
 lr = 0.005  # LR 0.005
 optim_wrapper = dict(optimizer=dict(lr=lr), clip_grad=dict(max_norm=35))  # grad clip 35
-param_scheduler = [  # pct_start 0.4, div 10, 20 epochs
-    dict(
-        type="CheckpointableOneCycleLR",  # peak = lr, end = max_epochs
-        pct_start=0.4,
-        div_factor=10,
-        final_div_factor=1e4,
-        by_epoch=True,
-        convert_to_iter_based=True,
-    )
-]
+# adam_onecycle: pct_start 0.4, div 10, MOMS [0.95, 0.85] (onecycle_pct04.py), 20 epochs
 train_cfg = dict(max_epochs=20, val_interval=20)  # 20 epochs
 train_dataloader = dict(batch_size=4)  # 4 per GPU; the dataset config's range is the same
 val_evaluator = dict(type="NuScenesMetric", class_names=class_names)

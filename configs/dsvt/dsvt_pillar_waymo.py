@@ -17,3 +17,12 @@ val_dataloader = dict(dataset=dict(point_cloud_range=point_cloud_range))
 test_dataloader = val_dataloader
 val_evaluator = dict(type="WaymoMetric", class_names=class_names)
 test_evaluator = val_evaluator
+
+# DisableAugmentationHook: gt_sampling, flips, rotation, scaling and translation off in the last epoch
+custom_hooks = [
+    dict(
+        type="AugmentationSwitchHook",
+        num_last_epochs=1,
+        transforms=["ObjectSample", "RandomFlip3D", "GlobalRotScaleTrans"],
+    )
+]

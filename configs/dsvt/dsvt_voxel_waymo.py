@@ -6,9 +6,9 @@ voxel_size = [0.32, 0.32, 0.1875]  # 0.32 x 0.32 x 0.1875 m -> sparse_shape (32,
 
 model = dict(
     data_preprocessor=dict(voxel_size=voxel_size),
-    voxel_encoder=dict(type="DynamicVFE"),  # same 2 x 192 dynamic VFE, on voxels
+    # the same DynPillarVFE3D (2 x 192, BatchNorm), here on voxels; the backbone has 3,133,824 parameters
     backbone3d=dict(
-        blocks=[1, 1, 1, 1],  # 4 stages x 1 block (8 attention layers)
+        blocks=[1, 1, 1, 1],  # 4 stages x 1 block (8 attention layers); window configurations 0, 1, 0, 1
         set_size=[48, 48, 48, 48],  # tau = 48
         window_shape=[[32, 12, 12], [8, 12, 12], [2, 12, 12], [1, 12, 12]],
         shifted_window_shape=[[32, 24, 24], [8, 24, 24], [2, 24, 24], [1, 24, 24]],  # x (1, 2, 2)

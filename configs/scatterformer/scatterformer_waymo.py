@@ -19,3 +19,6 @@ val_dataloader = dict(dataset=dict(point_cloud_range=point_cloud_range))
 test_dataloader = val_dataloader
 val_evaluator = dict(type="WaymoMetric", class_names=class_names)
 test_evaluator = val_evaluator
+
+# DisableAugmentationHook: gt_sampling off in the last 4 epochs (the other augmentations stay on)
+custom_hooks = [dict(type="AugmentationSwitchHook", num_last_epochs=4, transforms=["ObjectSample"])]

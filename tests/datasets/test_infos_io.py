@@ -1,5 +1,6 @@
 import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -70,3 +71,14 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(TypeError):
         atomic_write_bytes(tmp_path / "out.bin", object())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_gives_the_permissions_of_a_plain_open(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "out.label", b"\x00" * 8)
+        (tmp_path / "plain.label").write_bytes(b"\x00" * 8)
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE((tmp_path / "out.label").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.label").stat().st_mode) == 0o644

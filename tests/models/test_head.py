@@ -61,10 +61,7 @@ def _perfect_outputs(head):
     outputs = []
     for task in head.tasks:
         labels = [head._task_labels(task, labels) for labels in GT_LABELS]
-        t = assign_targets(
-            GT_BOXES, labels, len(task), (32, 32), RANGE, VOXEL, head.feature_stride,
-            with_heading_axis=head.with_heading_axis,
-        )  # fmt: skip
+        t = assign_targets(GT_BOXES, labels, len(task), (32, 32), head.coder)
         code = torch.zeros(2, head.code_size, 32 * 32)
         code[t.batch, :, t.cell] = t.code
         maps = code.view(2, head.code_size, 32, 32).split(list(branches.values()), dim=1)

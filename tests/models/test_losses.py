@@ -36,3 +36,16 @@ def test_weighted_l1():
     weights = torch.tensor([1.0, 0.5])
     assert weighted_l1_loss(pred, target, weights).item() == pytest.approx((1 + 1 + 1 + 0.5) / 2)
     assert weighted_l1_loss(torch.zeros(0, 2), torch.zeros(0, 2)).item() == 0
+
+
+def test_registered_loss_modules_compute_the_functions():
+    from voxformer.registry import MODELS
+
+    torch.manual_seed(0)
+    logits, target = torch.randn(1, 2, 5, 5), torch.rand(1, 2, 5, 5)
+    target[0, 0, 2, 2] = 1.0
+    focal = MODELS.build(dict(type="GaussianFocalLoss", alpha=3.0))
+    assert focal(logits, target).item() == pytest.approx(gaussian_focal_loss(logits, target, alpha=3.0).item())
+    pred, goal, weights = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([1.0, 0.5, 0.0])
+    l1 = MODELS.build(dict(type="WeightedL1Loss"))
+    assert l1(pred, goal, weights).item() == pytest.approx(weighted_l1_loss(pred, goal, weights).item())

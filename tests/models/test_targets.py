@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from voxformer.models.heads import assign_targets, decode_codes, draw_gaussians, gaussian_radius
+from voxformer.models.heads import CenterPointBoxCoder, assign_targets, draw_gaussians, gaussian_radius
 
 RANGE = [0.0, -6.4, -3.0, 12.8, 6.4, 1.0]
 VOXEL = [0.2, 0.2, 4.0]
+
+
+def _coder(stride=2, **kwargs):
+    return CenterPointBoxCoder(RANGE, VOXEL, stride, **kwargs)
 
 
 def _largest_root(a, b, c):
@@ -67,20 +71,20 @@ def _boxes():
 
 def test_assign_targets_peaks_codes_and_drops_outside():
     labels = [torch.tensor([0, 1]), torch.tensor([0, -1])]  # second sample: outside, other task
-    t = assign_targets(_boxes(), labels, 2, (32, 32), RANGE, VOXEL, feature_stride=2)
+    t = assign_targets(_boxes(), labels, 2, (32, 32), _coder())
     assert t.heatmap.shape == (2, 2, 32, 32)
     assert len(t.batch) == 2 and t.batch.tolist() == [0, 0]
     for b, cell, label in zip(t.batch, t.cell, t.label):
         assert t.heatmap[b, label].flatten()[cell] == 1.0
     assert int((t.heatmap == 1).sum()) == 2
     column, row = t.cell % 32, t.cell // 32
-    decoded = decode_codes(t.code, column, row, RANGE, VOXEL, 2)
+    decoded = _coder().decode(t.code, column, row)
     torch.testing.assert_close(decoded, _boxes()[0], rtol=1e-5, atol=1e-5)
 
 
 def test_assign_targets_minimum_radius_and_velocity():
     boxes = [torch.tensor([[6.4, 0.0, -1.0, 0.1, 0.1, 1.0, 0.0, 1.5, -0.5]])]
-    t = assign_targets(boxes, [torch.tensor([0])], 1, (32, 32), RANGE, VOXEL, 2, with_velocity=True, min_radius=2)
+    t = assign_targets(boxes, [torch.tensor([0])], 1, (32, 32), _coder(with_velocity=True), min_radius=2)
     # a tiny box still gets radius 2: the 5 x 5 square around the centre is non-zero
     row, column = divmod(int(t.cell[0]), 32)
     assert (t.heatmap[0, 0, row - 2 : row + 3, column - 2 : column + 3] > 0).all()
@@ -89,7 +93,7 @@ def test_assign_targets_minimum_radius_and_velocity():
 
 
 def test_assign_targets_empty_batch():
-    t = assign_targets([torch.zeros(0, 7)], [torch.zeros(0, dtype=torch.long)], 3, (8, 8), RANGE, VOXEL, 1)
+    t = assign_targets([torch.zeros(0, 7)], [torch.zeros(0, dtype=torch.long)], 3, (8, 8), _coder(1))
     assert t.heatmap.sum() == 0 and t.code.shape == (0, 8)
 
 
@@ -97,12 +101,12 @@ def test_regression_radius_supervises_the_square_around_each_centre():
     boxes = _boxes()
     boxes[1][1, 1] = 6.3  # centre in the map's last row: its square loses a row
     labels = [torch.tensor([0, 1]), torch.tensor([0, 1])]
-    centre = assign_targets(boxes, labels, 2, (32, 32), RANGE, VOXEL, feature_stride=2)
-    dense = assign_targets(boxes, labels, 2, (32, 32), RANGE, VOXEL, feature_stride=2, regression_radius=1)
+    centre = assign_targets(boxes, labels, 2, (32, 32), _coder())
+    dense = assign_targets(boxes, labels, 2, (32, 32), _coder(), regression_radius=1)
     torch.testing.assert_close(dense.heatmap, centre.heatmap)  # the heatmap does not change
     assert len(dense.cell) == 9 + 9 + 6  # three objects in the map
     # every supervised cell decodes to its own object's box exactly
-    decoded = decode_codes(dense.code, dense.cell % 32, dense.cell // 32, RANGE, VOXEL, 2)
+    decoded = _coder().decode(dense.code, dense.cell % 32, dense.cell // 32)
     torch.testing.assert_close(decoded, dense.boxes[:, :7], rtol=1e-5, atol=1e-5)
     for b, box in [(0, boxes[0][0]), (0, boxes[0][1]), (1, boxes[1][1])]:
         mine = (dense.batch == b) & (dense.boxes[:, :7] == box).all(dim=1)
@@ -113,7 +117,7 @@ def test_regression_radius_supervises_the_square_around_each_centre():
 def test_regression_radius_gives_a_shared_cell_to_the_nearest_centre():
     # two objects 2 cells apart along x: their 5 x 5 squares share three columns
     boxes = [torch.tensor([[3.3, 1.1, -1.0, 0.8, 0.6, 1.7, 0.0], [4.1, 1.1, -1.0, 0.8, 0.6, 1.7, 1.0]])]
-    t = assign_targets(boxes, [torch.tensor([0, 0])], 1, (32, 32), RANGE, VOXEL, 2, regression_radius=2)
+    t = assign_targets(boxes, [torch.tensor([0, 0])], 1, (32, 32), _coder(), regression_radius=2)
     assert len(t.cell) == len(t.cell.unique())  # each cell supervised once
     column = (t.cell % 32).float() + 0.5
     x_centre = (torch.tensor([3.3, 4.1]) - RANGE[0]) / 0.4
@@ -130,13 +134,11 @@ def test_heading_axis_codes_decode_to_the_boxes(with_velocity):
     boxes[:, 6] = yaws
     boxes[:, 7:9] = torch.tensor([1.5, -0.5])
     boxes = boxes if with_velocity else boxes[:, :7]
-    t = assign_targets(
-        [boxes], [torch.zeros(len(yaws), dtype=torch.long)], 1, (32, 32), RANGE, VOXEL, 2,
-        with_velocity=with_velocity, with_heading_axis=True,
-    )  # fmt: skip
+    coder = _coder(with_velocity=with_velocity, with_heading_axis=True)
+    t = assign_targets([boxes], [torch.zeros(len(yaws), dtype=torch.long)], 1, (32, 32), coder)
     assert t.code.shape == (len(yaws), 10 + 2 * with_velocity)
     torch.testing.assert_close(t.code[:, -2:], torch.stack([(2 * yaws).sin(), (2 * yaws).cos()], dim=1))
-    decoded = decode_codes(t.code, t.cell % 32, t.cell // 32, RANGE, VOXEL, 2, with_heading_axis=True)
+    decoded = coder.decode(t.code, t.cell % 32, t.cell // 32)
     torch.testing.assert_close(decoded, t.boxes, rtol=1e-5, atol=1e-5)
 
 
@@ -147,5 +149,5 @@ def test_heading_axis_sets_the_angle_and_sin_cos_only_the_direction():
     code[:, 6:8] = torch.tensor([[math.sin(axis + math.pi + 0.5), math.cos(axis + math.pi + 0.5)]]) * 0.1
     code[1, 6:8] *= -1  # and one pointing roughly forwards
     code[:, 8:10] = torch.tensor([math.sin(2 * axis), math.cos(2 * axis)])
-    yaw = decode_codes(code, torch.zeros(2), torch.zeros(2), RANGE, VOXEL, 2, with_heading_axis=True)[:, 6]
+    yaw = _coder(with_heading_axis=True).decode(code, torch.zeros(2), torch.zeros(2))[:, 6]
     torch.testing.assert_close(yaw, torch.tensor([axis - math.pi, axis]))

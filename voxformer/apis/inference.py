@@ -50,9 +50,9 @@ class Detections:
         }
 
 
-def _class_names(cfg, checkpoint: dict | None) -> tuple[str, ...]:
+def _class_names(cfg, checkpoint: dict | None, segmentation: bool = False) -> tuple[str, ...]:
     meta = (checkpoint or {}).get("meta", {}).get("dataset_meta") or {}
-    names = meta.get("classes") or cfg.get("class_names")
+    names = meta.get("seg_classes" if segmentation else "classes") or cfg.get("class_names")
     if not names:
         raise VoxformerError("the config defines no class_names and the checkpoint has no dataset_meta classes")
     return tuple(names)
@@ -77,7 +77,11 @@ def init_detector(config, checkpoint: str | Path | None = None, device: str = "c
     if loaded is not None:
         load_model_weights(model, loaded.get("state_dict", loaded), strict=True, source=checkpoint)
     model.cfg = cfg
-    model.class_names = _class_names(cfg, loaded)
+    from voxformer.apis.seg_inference import is_segmentor, seg_label_space
+
+    model.class_names = _class_names(cfg, loaded, segmentation=is_segmentor(model))
+    if is_segmentor(model):  # segmentors: voxformer.apis.seg_inference
+        model.seg_label_space = seg_label_space(model, (loaded or {}).get("meta", {}).get("dataset_meta"))
     return model.to(device).eval()
 
 
@@ -97,11 +101,13 @@ def _as_points(points_or_path, point_format, cfg) -> torch.Tensor:
 
 
 @torch.no_grad()
-def inference_detector(model, points_or_path, score_thr: float = 0.0, point_format=None) -> Detections:
+def inference_detector(model, points_or_path, score_thr: float = 0.0, point_format=None, runtime=None) -> Detections:
     """Detect objects in one cloud: a point file path (read as the model's dataset reads its files),
     or an (N, C) array/tensor with the features the model was trained on (x, y, z, intensity[, ...],
     as its test pipeline gives them). ``point_format`` (``kitti``, ``nuscenes``, ``waymo`` or a
-    column count) says how a raw ``.bin`` / ``.npy`` file is laid out."""
+    column count) says how a raw ``.bin`` / ``.npy`` file is laid out. ``runtime``: a
+    :class:`voxformer.deploy.OnnxDetector` that runs the network in place of ``model`` (same pre- and
+    post-processing)."""
     from voxformer.structures.det3d_sample import Det3DSample
 
     points = _as_points(points_or_path, point_format, getattr(model, "cfg", None))
@@ -112,7 +118,10 @@ def inference_detector(model, points_or_path, score_thr: float = 0.0, point_form
     if in_channels is not None:
         points = points[:, :in_channels]
     batch = dict(inputs=dict(points=[points]), data_samples=[Det3DSample(metainfo=dict(frame_id="input"))])
-    prediction = model.test_step(batch)[0].pred_instances_3d
+    if runtime is not None:
+        prediction = runtime.predict(points)
+    else:
+        prediction = model.test_step(batch)[0].pred_instances_3d
     keep = (prediction.scores_3d >= score_thr) & (len(points) > 0)
     order = torch.argsort(prediction.scores_3d[keep], descending=True)
     boxes = prediction.bboxes_3d[keep]

@@ -1,16 +1,20 @@
-"""``voxformer evaluate {kitti,waymo,nuscenes}``: score saved predictions against ground truth offline."""
+"""``voxformer evaluate {kitti,waymo,nuscenes,semantickitti}``: score saved predictions against ground truth offline."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import numbers
 from pathlib import Path
 
 from voxformer.errors import VoxformerError
 
 NAME = "evaluate"
-HELP = "score saved predictions offline (KITTI label files, Waymo metrics.Objects .bin, nuScenes results JSON)"
+HELP = (
+    "score saved predictions offline (KITTI label files, Waymo metrics.Objects .bin, nuScenes results JSON, "
+    "SemanticKITTI .label / .npy per-point labels)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     nuscenes = sub.add_parser("nuscenes", help="nuScenes infos .pkl against a submission-format results JSON")
     nuscenes.add_argument("--gt", required=True, help="nuscenes_infos_<split>.pkl (from voxformer create-data)")
     nuscenes.add_argument("--pred", required=True, help="results JSON (global frame, as submitted)")
-    for dataset_parser in (kitti, waymo, nuscenes):
+    semantickitti = sub.add_parser(
+        "semantickitti", help="per-point labels: mIoU, per-class IoU and mIoU by range, on the original points"
+    )
+    semantickitti.add_argument(
+        "--gt-dir", required=True, help="folder searched for ground-truth .label files (e.g. sequences/08/labels)"
+    )
+    semantickitti.add_argument(
+        "--pred-dir",
+        required=True,
+        help="predictions at the same relative paths: .label (raw SemanticKITTI ids) or .npy (classes 0-18, 255)",
+    )
+    semantickitti.add_argument(
+        "--scan-dir",
+        default=None,
+        help="scans (.bin) at the same relative paths, for the ranges of the distance bins and the length check "
+        "(default: velodyne/ next to each labels/ folder, when present)",
+    )
+    for dataset_parser in (kitti, waymo, nuscenes, semantickitti):
         dataset_parser.add_argument("--json", default=None, metavar="FILE", help="also write the numbers as JSON")
 
 
@@ -161,10 +182,78 @@ def _submission_to_lidar(entries: list[dict], world_to_lidar) -> dict:
     }
 
 
+def _scan_of(label: Path, relative: Path, scan_dir: str | None) -> Path | None:
+    """The scan of a ground-truth ``.label``: under ``scan_dir`` at the same relative path, else velodyne/."""
+    if scan_dir is not None:
+        return Path(scan_dir) / relative.with_suffix(".bin")
+    sibling = label.parent.parent / "velodyne" / f"{label.stem}.bin"
+    return sibling if label.parent.name == "labels" and sibling.is_file() else None
+
+
+def _evaluate_semantickitti(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from voxformer.datasets.formats.semantickitti import CLASSES, NUM_FEATURES, read_label, to_learning
+    from voxformer.datasets.io import read_points
+    from voxformer.datasets.seg_labels import read_learning_npy
+    from voxformer.evaluation.seg_eval import confusion, format_scores, scores
+
+    gt_dir, pred_dir = Path(args.gt_dir), Path(args.pred_dir)
+    for folder in (gt_dir, pred_dir):
+        if not folder.is_dir():
+            raise VoxformerError(f"{folder}: not a folder")
+    label_files = sorted(gt_dir.rglob("*.label"))
+    if not label_files:
+        raise VoxformerError(f"{gt_dir}: no .label files")
+    edges = (20.0, 50.0)
+    total = np.zeros((1 + len(edges) + 1, len(CLASSES), len(CLASSES) + 1), np.int64)
+    with_ranges = True
+    for label_file in label_files:
+        relative = label_file.relative_to(gt_dir)
+        scan = _scan_of(label_file, relative, args.scan_dir)
+        points = None if scan is None else read_points(scan, NUM_FEATURES)
+        semantic, _ = read_label(label_file, None if points is None else len(points))
+        target = to_learning(semantic, label_file)
+        candidates = [pred_dir / relative, pred_dir / relative.with_suffix(".npy")]
+        found = [path for path in candidates if path.is_file()]
+        if not found:
+            raise VoxformerError(f"{candidates[0]}: no prediction (.label or .npy) for {label_file}")
+        if found[0].suffix == ".label":
+            prediction = to_learning(read_label(found[0], len(target))[0], found[0])
+        else:
+            prediction = read_learning_npy(found[0], len(target), len(CLASSES))
+        distance = None if points is None else np.linalg.norm(points[:, :3].astype(np.float64), axis=1)
+        with_ranges &= distance is not None
+        counts = confusion(target, prediction, len(CLASSES), distance=distance, edges=edges)
+        total[: len(counts)] += counts  # the whole scan, then its bins when its ranges are known
+    result = scores(total if with_ranges else total[:1], CLASSES, edges=edges if with_ranges else ())
+    print(f"{len(label_files)} scans" + ("" if with_ranges else " (no scans found: no distance bins)"))
+    print(format_scores(result))
+    flat = {"mIoU": result["mIoU"], **{f"IoU/{name}": value for name, value in result["IoU"].items()}}
+    flat.update({f"mIoU/{name}": values["mIoU"] for name, values in result["bins"].items()})
+    return flat
+
+
+def _json_safe(value):
+    """``value`` with every NaN (a class with neither target nor prediction) as ``None``: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, numbers.Real) and math.isnan(float(value)):
+        return None
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
-    evaluate = {"kitti": _evaluate_kitti, "waymo": _evaluate_waymo, "nuscenes": _evaluate_nuscenes}[args.dataset]
+    evaluate = {
+        "kitti": _evaluate_kitti,
+        "waymo": _evaluate_waymo,
+        "nuscenes": _evaluate_nuscenes,
+        "semantickitti": _evaluate_semantickitti,
+    }[args.dataset]
     results = evaluate(args)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+        Path(args.json).write_text(json.dumps(_json_safe(results), indent=2, default=float, allow_nan=False))
         print(f"wrote {args.json}")
     return 0

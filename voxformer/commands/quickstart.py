@@ -2,7 +2,8 @@
 
 Generates the synthetic dataset (kept for reruns), trains a small detector on it (resuming a run
 that was cut short), evaluates it, runs inference on a held-out frame, draws it, and says where
-everything is.
+everything is. ``--task seg`` does the same with the sparse-convolution U-Net segmentor
+(configs/segmentation/unet_synthetic_quick.py): per-class IoU, a label file and GT-vs-prediction pictures.
 """
 
 from __future__ import annotations
@@ -16,24 +17,29 @@ NAME = "quickstart"
 HELP = "generate the synthetic dataset, train a small detector on it, evaluate it and draw its predictions"
 
 MODELS = ("dsvt", "flatformer", "scatterformer")
+SEG_CONFIG = Path("configs/segmentation/unet_synthetic_quick.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=MODELS, default="dsvt", help="which detector family to train")
+    parser.add_argument("--task", choices=("det", "seg"), default="det", help="detection or semantic segmentation")
+    parser.add_argument("--model", choices=MODELS, default="dsvt", help="which detector family to train (det)")
     parser.add_argument("--data-root", default="data/synthetic", help="where the synthetic dataset is kept")
     parser.add_argument("--frames", type=int, default=400, help="synthetic frames to generate (train + val)")
-    parser.add_argument("--work-dir", help="default work_dirs/quickstart_<model>")
+    parser.add_argument("--work-dir", help="default work_dirs/quickstart_<model> (seg: work_dirs/quickstart_seg)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
 
 
-def _dataset_ready(root: Path, frames: int) -> bool:
+def _dataset_ready(root: Path, frames: int, labels: bool = False) -> bool:
+    """The infos of ``frames`` frames and the GT database exist (with ``labels``: the per-point label files too)."""
     from voxformer.datasets.infos import load_infos
 
     try:
-        counts = [len(load_infos(root / f"synthetic_infos_{split}.pkl")["data_list"]) for split in ("train", "val")]
+        splits = [load_infos(root / f"synthetic_infos_{split}.pkl")["data_list"] for split in ("train", "val")]
     except Exception:
         return False
-    return sum(counts) == frames and (root / "synthetic_dbinfos_train.pkl").is_file()
+    if labels and not all((root / f.get("pts_semantic_mask_path", "-")).is_file() for split in splits for f in split):
+        return False
+    return sum(map(len, splits)) == frames and (root / "synthetic_dbinfos_train.pkl").is_file()
 
 
 def _step(title: str) -> float:
@@ -47,13 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     root = Path(args.data_root)
-    config = Path("configs") / args.model / f"{args.model}_synthetic_quick.py"
-    work_dir = Path(args.work_dir or f"work_dirs/quickstart_{args.model}")
+    segmentation = args.task == "seg"
+    config = SEG_CONFIG if segmentation else Path("configs") / args.model / f"{args.model}_synthetic_quick.py"
+    work_dir = Path(args.work_dir or f"work_dirs/quickstart_{'seg' if segmentation else args.model}")
     options = list(args.cfg_options)
     load_config(config, options)  # a wrong option fails now, not after the dataset is generated
 
     _step(f"1/4 synthetic dataset in {root}")
-    if _dataset_ready(root, args.frames):
+    if _dataset_ready(root, args.frames, labels=segmentation):
         print(f"reusing the {args.frames} frames already in {root}")
     elif code := cli(["create-data", "synthetic", "--out-dir", str(root), "--frames", str(args.frames)]):
         return code  # the step printed why
@@ -77,12 +84,15 @@ def run(args: argparse.Namespace) -> int:
     metrics_path.write_text(json.dumps(metrics, indent=1))
 
     _step("4/4 inference on a held-out frame")
-    pictures, prediction_path = _infer_held_out(config, checkpoint, root, work_dir, options)
+    infer_held_out = _segment_held_out if segmentation else _infer_held_out
+    pictures, prediction_path = infer_held_out(config, checkpoint, root, work_dir, options)
 
     minutes = (time.perf_counter() - started) / 60
     print(f"\nquickstart finished in {minutes:.1f} min")
-    for name in sorted(metrics):
-        if name.endswith(("_3d/moderate_R40", "_bev/moderate_R40", "LEVEL_2/mAPH")):
+    for name in (metrics if segmentation else sorted(metrics)):
+        if name.startswith(("seg/mIoU", "seg/IoU/")) or name.endswith(
+            ("_3d/moderate_R40", "_bev/moderate_R40", "LEVEL_2/mAPH")
+        ):
             print(f"  {name}: {metrics[name]:.2f}")
     print(f"checkpoint:  {checkpoint}")
     print(f"metrics:     {metrics_path}")
@@ -109,3 +119,27 @@ def _infer_held_out(config: Path, checkpoint: Path, root: Path, work_dir: Path, 
     print(f"frame {frame['frame_id']}: {len(detections)} detections, {len(frame['annos']['boxes'])} labelled boxes")
     pictures = render_scene(out_dir / frame["frame_id"], points, gt=frame["annos"]["boxes"], pred=detections)
     return pictures, prediction_path
+
+
+def _segment_held_out(config: Path, checkpoint: Path, root: Path, work_dir: Path, options: list[str]):
+    """Label the first validation frame: its label files, and its pictures with the ground truth beside."""
+    from voxformer.apis.inference import init_detector
+    from voxformer.apis.point_files import read_point_file
+    from voxformer.apis.seg_inference import inference_segmentor, write_label_files
+    from voxformer.datasets.infos import load_infos
+    from voxformer.datasets.seg_labels import read_seg_labels
+    from voxformer.visualization.seg_pictures import render_seg_scene
+
+    infos = load_infos(root / "synthetic_infos_val.pkl")
+    frame = infos["data_list"][0]
+    points = read_point_file(root / frame["lidar_path"], frame["num_features"])
+    model = init_detector(str(config), str(checkpoint), device="cpu", cfg_options=options)
+    result = inference_segmentor(model, points)
+    out_dir = work_dir / "pictures"
+    written = write_label_files(result, out_dir / frame["frame_id"])
+    gt_labels = read_seg_labels(root / frame["pts_semantic_mask_path"], infos["metainfo"]["label_format"], len(points))
+    accuracy = float((result.labels.numpy() == gt_labels)[gt_labels != 255].mean())
+    print(f"frame {frame['frame_id']}: {len(points)} points, point accuracy {100 * accuracy:.1f} %")
+    pictures = render_seg_scene(out_dir / frame["frame_id"], points, result.class_names, result.palette,
+                                gt_labels=gt_labels, pred_labels=result.labels.numpy())
+    return pictures, written[-1]

@@ -1,4 +1,5 @@
-"""``voxformer vis POINTS``: show a point cloud with ground-truth and predicted boxes."""
+"""``voxformer vis POINTS``: show a point cloud with ground-truth and predicted boxes, or (``--labels`` /
+``--pred-labels``) its points coloured by class, ground truth and prediction side by side."""
 
 from __future__ import annotations
 
@@ -21,6 +22,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color-by", choices=["height", "intensity"], default="height")
     parser.add_argument("--out-dir", help="write <name>_bev.png and <name>_3d.png here instead of opening a window")
     parser.add_argument("--point-format", help=POINT_FORMAT_HELP)
+    parser.add_argument("--labels", help="ground-truth classes per point: a .label (SemanticKITTI), "
+                        "_lidarseg.bin (nuScenes) or .npy (learning classes) file")
+    parser.add_argument("--pred-labels", help="predicted classes per point: a .label or .npy file of `voxformer infer`")
+    parser.add_argument("--label-space", choices=["semantickitti", "nuscenes"], default="semantickitti",
+                        help="class names and palette of --labels / --pred-labels (the synthetic data: semantickitti)")
+
+
+def read_point_labels(path: str, label_space: str, num_points: int):
+    """(N,) learning classes of a per-point label file, by its suffix, checked against the scan's point count."""
+    from voxformer.datasets.seg_labels import read_seg_labels
+
+    if path.endswith(".npy"):
+        return read_seg_labels(path, "learning", num_points, num_classes=len(_label_space(label_space)[0]))
+    return read_seg_labels(path, "semantickitti" if path.endswith(".label") else "nuscenes", num_points)
+
+
+def _label_space(name: str):
+    if name == "nuscenes":
+        from voxformer.datasets.formats import nuscenes_lidarseg as space
+    else:
+        from voxformer.datasets.formats import semantickitti as space
+    return space.CLASSES, space.PALETTE
 
 
 def read_boxes_json(path: str, score_thr: float = 0.0):
@@ -50,6 +73,19 @@ def run(args: argparse.Namespace) -> int:
     from voxformer.apis.point_files import read_point_file
 
     points = read_point_file(args.points, args.point_format)
+    if args.labels or args.pred_labels:
+        from voxformer.visualization.seg_pictures import render_seg_scene
+
+        gt_labels, pred_labels = (
+            read_point_labels(path, args.label_space, len(points)) if path else None
+            for path in (args.labels, args.pred_labels)
+        )
+        class_names, palette = _label_space(args.label_space)
+        out_dir = Path(args.out_dir or "outputs/vis")
+        for picture in render_seg_scene(out_dir / Path(args.points).stem, points, class_names, palette,
+                                        gt_labels, pred_labels):
+            print(f"wrote {picture}")
+        return 0
     gt = read_boxes_json(args.gt)[0] if args.gt else None
     pred = read_boxes_json(args.pred, args.score_thr)[0] if args.pred else None
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -1,5 +1,8 @@
 """``LidarDetDataset``: an mmengine ``BaseDataset`` over ``<name>_infos_<split>.pkl`` (any dataset).
 
+``LidarInfosDataset`` holds what detection and segmentation share: the pipeline, the info file and
+the frame fields of each record.
+
 Each item's results dict, before the pipeline: ``frame_id``, ``sample_idx``, ``lidar_path``
 (absolute), ``num_features``, ``timestamp``, ``pose``, ``data_root``, ``point_cloud_range`` (the
 dataset's; range transforms without their own use it), ``gt_bboxes_3d`` (M, 7+) float32,
@@ -21,9 +24,8 @@ from voxformer.datasets.infos import load_infos
 from voxformer.registry import DATASETS, TRANSFORMS
 
 
-@DATASETS.register_module()
-class LidarDetDataset(BaseDataset):
-    METAINFO = {"classes": ()}
+class LidarInfosDataset(BaseDataset):
+    """Shared by detection and segmentation: the info file, the pipeline and each record's frame fields."""
 
     def __init__(
         self,
@@ -32,12 +34,10 @@ class LidarDetDataset(BaseDataset):
         pipeline=(),
         metainfo: dict | None = None,
         point_cloud_range=None,
-        filter_empty_gt: bool = True,
         test_mode: bool = False,
         **kwargs,
     ):
         self.point_cloud_range = None if point_cloud_range is None else [float(v) for v in point_cloud_range]
-        self.filter_empty_gt = filter_empty_gt
         built = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(
             ann_file=ann_file, metainfo=metainfo, data_root=data_root, pipeline=built, test_mode=test_mode, **kwargs
@@ -47,10 +47,9 @@ class LidarDetDataset(BaseDataset):
         content = load_infos(self.ann_file)
         return [self.parse_data_info(record, index) for index, record in enumerate(content["data_list"])]
 
-    def parse_data_info(self, record: dict, index: int = 0) -> dict:
-        classes = list(self.metainfo["classes"])
-        annos = record["annos"]
-        names = np.asarray(annos["names"])
+    def frame_info(self, record: dict, index: int) -> dict:
+        """``frame_id``, ``sample_idx``, absolute ``lidar_path``, ``num_features``, ``timestamp``, ``pose``,
+        ``data_root`` and ``point_cloud_range`` of one record."""
         return {
             "frame_id": record["frame_id"],
             "sample_idx": index,
@@ -60,6 +59,23 @@ class LidarDetDataset(BaseDataset):
             "pose": record["pose"],
             "data_root": self.data_root,
             "point_cloud_range": self.point_cloud_range,
+        }
+
+
+@DATASETS.register_module()
+class LidarDetDataset(LidarInfosDataset):
+    METAINFO = {"classes": ()}
+
+    def __init__(self, *args, filter_empty_gt: bool = True, **kwargs):
+        self.filter_empty_gt = filter_empty_gt
+        super().__init__(*args, **kwargs)
+
+    def parse_data_info(self, record: dict, index: int = 0) -> dict:
+        classes = list(self.metainfo["classes"])
+        annos = record["annos"]
+        names = np.asarray(annos["names"])
+        return {
+            **self.frame_info(record, index),
             "gt_bboxes_3d": np.asarray(annos["boxes"], np.float32),
             "gt_labels_3d": np.array([classes.index(n) if n in classes else -1 for n in names], np.int64),
             "gt_names": names,

@@ -68,10 +68,11 @@ def box_line_set(boxes: np.ndarray, color: tuple[float, float, float]):
     return lines
 
 
-def _geometries(points, gt_boxes, pred_boxes, color_by):
+def _geometries(points, gt_boxes, pred_boxes, color_by, colors=None):
     o3d = _open3d()
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points[:, :3], dtype=np.float64)))
-    cloud.colors = o3d.utility.Vector3dVector(point_colors(points, color_by))
+    colors = point_colors(points, color_by) if colors is None else np.asarray(colors, dtype=np.float64)
+    cloud.colors = o3d.utility.Vector3dVector(colors)
     geometries = [("points", cloud)]
     for name, boxes, color in (("gt", gt_boxes, GT_COLOR), ("pred", pred_boxes, PRED_COLOR)):
         if boxes is not None and len(boxes):
@@ -88,8 +89,10 @@ def render_png(
     size: tuple[int, int] = (1280, 960),
     eye: tuple[float, float, float] = (-30.0, 0.0, 35.0),
     look_at: tuple[float, float, float] = (20.0, 0.0, 0.0),
+    colors: np.ndarray | None = None,
 ) -> Path:
-    """Render points and boxes off screen to ``path`` (PNG) from a chase-camera view behind the sensor."""
+    """Render points and boxes off screen to ``path`` (PNG) from a chase-camera view behind the sensor.
+    ``colors`` (N, 3) RGB in [0, 1] per point replaces ``color_by`` (class colours of a segmentation)."""
     o3d = _open3d()
     rendering = o3d.visualization.rendering
     try:
@@ -100,7 +103,7 @@ def render_png(
         ) from None
     renderer.scene.set_background([*BACKGROUND_COLOR, 1.0])
     renderer.scene.view.set_post_processing(False)  # no tone mapping: colours come out as given
-    for name, geometry in _geometries(points, gt_boxes, pred_boxes, color_by):
+    for name, geometry in _geometries(points, gt_boxes, pred_boxes, color_by, colors):
         material = rendering.MaterialRecord()
         material.shader = "unlitLine" if name != "points" else "defaultUnlit"
         material.line_width = 2.0

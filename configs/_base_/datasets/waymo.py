@@ -2,7 +2,8 @@
 # lidars and both returns: `voxformer create-data waymo --root-path data/waymo --out-dir data/waymo --workers 8`
 # (reads data/waymo/{training,validation}/segment-*.tfrecord).
 # Range +-74.88 m, z [-2, 4] as DSVT (468 x 468 pillars of 0.32 m); ScatterFormer uses +-76.8 m (480 x 480).
-# GT sampling and augmentation as OpenPCDet / DSVT Waymo (docs/references.md §Augmentation).
+# GT sampling and augmentation as DSVT / ScatterFormer Waymo (docs/references.md §Augmentation): flips, rotation,
+# scaling and a global translation of std 0.5 m per axis. FlatFormer and CenterPoint state their own pipelines.
 _base_ = ['./lidar_loaders.py']
 
 dataset_type = 'LidarDetDataset'
@@ -25,7 +26,11 @@ train_pipeline = [
     dict(type='ObjectNameFilter'),
     db_sampler,
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),  # x and y flips
-    dict(type='GlobalRotScaleTrans', rot_range=[-0.78539816, 0.78539816], scale_ratio_range=[0.95, 1.05]),
+    dict(  # random_world_rotation, random_world_scaling, random_world_translation (NOISE_TRANSLATE_STD 0.5)
+        type='GlobalRotScaleTrans',
+        rot_range=[-0.78539816, 0.78539816],
+        scale_ratio_range=[0.95, 1.05],
+        translation_std=[0.5, 0.5, 0.5]),
     dict(type='PointsRangeFilter'),
     dict(type='ObjectRangeFilter'),
     dict(type='PointShuffle'),

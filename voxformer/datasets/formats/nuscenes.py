@@ -393,6 +393,7 @@ def sample_record(tables: NuScenesTables, sample: dict, max_sweeps: int) -> dict
     return {
         "frame_id": sample["token"],
         "lidar_path": key["filename"],
+        "lidar_token": key["token"],  # the key frame's sample_data token (names its lidarseg file)
         "num_features": FILE_FEATURES,  # values per point in the file; see load_points_with_sweeps
         "timestamp": key["timestamp"] * 1e-6,
         "pose": lidar_to_global,

@@ -3,6 +3,8 @@
 Layout under ``--out-dir`` (the data root)::
 
     points/NNNNNN.bin               float32 (N, 4) x, y, z, intensity in [0, 1], LiDAR frame
+    labels/NNNNNN.label             uint32 (N,) per point, SemanticKITTI layout: raw semantic id in the
+                                    lower 16 bits, instance id in the upper 16 (voxformer.datasets.synthetic.semantics)
     labels/NNNNNN.pkl               the frame's info record (written last: a frame is done when it exists)
     synthetic_infos_{train,val}.pkl
     synthetic_gt_database/, synthetic_dbinfos_train.pkl
@@ -38,6 +40,7 @@ def _record(index: int, annos: dict, seed: int, sensor: str) -> dict:
     return {
         "frame_id": frame_id(index),
         "lidar_path": f"points/{frame_id(index)}.bin",
+        "pts_semantic_mask_path": f"labels/{frame_id(index)}.label",
         "num_features": NUM_FEATURES,
         "timestamp": index * 0.1,
         "pose": None,
@@ -47,14 +50,15 @@ def _record(index: int, annos: dict, seed: int, sensor: str) -> dict:
 
 
 def write_frame(out_dir: str | Path, seed: int, index: int, sensor: str) -> int:
-    """Generate frame ``index`` and write its points, then its label record (both atomically)."""
+    """Generate frame ``index`` and write its points, its point labels, then its record (all atomically)."""
     from voxformer.datasets.infos import save_pickle
-    from voxformer.datasets.io import write_points
+    from voxformer.datasets.io import atomic_write_bytes, write_points
     from voxformer.datasets.synthetic.generate import generate_frame
 
     out_dir = Path(out_dir)
     frame = generate_frame(seed, index, sensor)
     write_points(out_dir / "points" / f"{frame_id(index)}.bin", frame.points)
+    atomic_write_bytes(out_dir / "labels" / f"{frame_id(index)}.label", frame.point_labels.astype("<u4").tobytes())
     save_pickle(out_dir / "labels" / f"{frame_id(index)}.pkl", _record(index, frame.annos, seed, sensor))
     return index
 
@@ -74,7 +78,8 @@ def _is_done(out_dir: Path, index: int, seed: int, sensor: str) -> bool:
     from voxformer.errors import VoxformerError
 
     label = out_dir / "labels" / f"{frame_id(index)}.pkl"
-    if not label.is_file() or not (out_dir / "points" / f"{frame_id(index)}.bin").is_file():
+    files = (label, out_dir / "points" / f"{frame_id(index)}.bin", out_dir / "labels" / f"{frame_id(index)}.label")
+    if not all(path.is_file() for path in files):
         return False
     try:
         return load_pickle(label).get("generator") == {"seed": seed, "sensor": sensor, "index": index}
@@ -114,8 +119,10 @@ def split_of(index: int, frames: int, val_fraction: float) -> str:
 
 
 def convert(args: argparse.Namespace) -> None:
+    from voxformer.datasets.formats.semantickitti import seg_metainfo
     from voxformer.datasets.gt_database import create_gt_database
     from voxformer.datasets.infos import info_path, load_pickle, save_infos
+    from voxformer.datasets.synthetic.semantics import ABSENT_CLASSES
     from voxformer.errors import VoxformerError
 
     if args.frames < 1:
@@ -131,6 +138,8 @@ def convert(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "point_features": ("x", "y", "z", "intensity"),
         "intensity": "reflectance * cos(incidence) * range falloff, in [0, 1]",
+        **{key: value for key, value in seg_metainfo().items() if key != "classes"},
+        "absent_seg_classes": ABSENT_CLASSES,
     }
     splits: dict[str, list[dict]] = {"train": [], "val": []}
     for index in range(args.frames):

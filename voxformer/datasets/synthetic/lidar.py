@@ -24,13 +24,16 @@ class RayCast:
 
     ``distance`` first-hit distance without noise (inf for a miss or beyond range), ``object_index``
     index into ``scene.objects`` of the object hit (-1 otherwise), ``emitted`` whether the ray gives a
-    point, ``points`` (N, 4) float32 (x, y, z, intensity) of the emitted rays in grid order.
+    point, ``points`` (N, 4) float32 (x, y, z, intensity) of the emitted rays in grid order,
+    ``triangle`` index of the triangle hit among the triangles of the objects' meshes then the
+    background's, concatenated (0 for a miss).
     """
 
     distance: np.ndarray
     object_index: np.ndarray
     emitted: np.ndarray
     points: np.ndarray
+    triangle: np.ndarray
 
 
 def _open3d():
@@ -79,4 +82,4 @@ def cast(scene: Scene, sensor: Sensor, rng: np.random.Generator, threads: int = 
     intensity = np.clip(reflectance[emitted] * cos_incidence[emitted] * falloff, 0.0, 1.0)
     xyz = directions[emitted] * ranges[:, None]
     points = np.concatenate([xyz, intensity[:, None]], axis=1).astype(np.float32)
-    return RayCast(distance, object_index, emitted, points)
+    return RayCast(distance, object_index, emitted, points, triangle)

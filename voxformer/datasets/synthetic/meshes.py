@@ -2,7 +2,10 @@
 
 Object shapes are built in their own frame: origin at the bottom-face centre, x along the
 heading, y to the left, z up, and stay inside the labelled box
-``[-l/2, l/2] x [-w/2, w/2] x [0, h]``, so the label box is tight by construction.
+``[-l/2, l/2] x [-w/2, w/2] x [0, h]``, so the label box is tight by construction. Each triangle may
+carry a SemanticKITTI raw semantic id (``semantic``, :mod:`voxformer.datasets.synthetic.semantics`):
+the builders below tag their parts (a tree's trunk and crown, a pole and its sign, a cyclist's bicycle
+and rider); untagged triangles are unlabeled (0).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+
+from voxformer.datasets.synthetic import semantics as sem
 
 _BOX_FACES = np.array(
     [
@@ -33,18 +38,29 @@ _BOX_FACES = np.array(
 
 @dataclass
 class Mesh:
-    """``vertices`` (V, 3) float32, ``triangles`` (T, 3) int32, ``reflectance`` (T,) float32 in [0, 1]."""
+    """``vertices`` (V, 3) float32, ``triangles`` (T, 3) int32, ``reflectance`` (T,) float32 in [0, 1],
+    ``semantic`` (T,) uint16 raw semantic id per triangle or None (all unlabeled)."""
 
     vertices: np.ndarray
     triangles: np.ndarray
     reflectance: np.ndarray
+    semantic: np.ndarray | None = None
+
+    def tagged(self, semantic_id: int) -> Mesh:
+        """The same mesh with every triangle of class ``semantic_id``."""
+        semantic = np.full(len(self.triangles), semantic_id, np.uint16)
+        return Mesh(self.vertices, self.triangles, self.reflectance, semantic)
+
+    def semantic_ids(self) -> np.ndarray:
+        """(T,) uint16 raw semantic id of each triangle (0 where untagged)."""
+        return np.zeros(len(self.triangles), np.uint16) if self.semantic is None else self.semantic
 
     def placed(self, yaw: float, translation) -> Mesh:
         """The mesh rotated by ``yaw`` about +z (CCW), then translated."""
         c, s = np.cos(yaw), np.sin(yaw)
         rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
         vertices = self.vertices @ rotation.T + np.asarray(translation, dtype=np.float64)
-        return Mesh(vertices.astype(np.float32), self.triangles, self.reflectance)
+        return Mesh(vertices.astype(np.float32), self.triangles, self.reflectance, self.semantic)
 
 
 def merge(parts: list[Mesh]) -> Mesh:
@@ -54,6 +70,7 @@ def merge(parts: list[Mesh]) -> Mesh:
         np.concatenate([p.vertices for p in parts]).astype(np.float32),
         np.concatenate([p.triangles + o for p, o in zip(parts, offsets)]).astype(np.int32),
         np.concatenate([p.reflectance for p in parts]).astype(np.float32),
+        np.concatenate([p.semantic_ids() for p in parts]),
     )
 
 
@@ -168,7 +185,7 @@ def car(length: float, width: float, height: float, rng: np.random.Generator, va
                 (cabin_bottom, body_width - 0.1), (cabin_top, body_width - 0.35), belt, height, glass, x=-0.08 * length
             )
         )
-    return merge(parts)
+    return merge(parts).tagged(sem.CAR)
 
 
 def pedestrian(length: float, width: float, height: float, rng: np.random.Generator) -> Mesh:
@@ -188,7 +205,7 @@ def pedestrian(length: float, width: float, height: float, rng: np.random.Genera
         parts.append(box(0.1, 0.09, 0.45 * height, shoulder, cloth, x=side * arm_swing, y=side * (width / 2 - 0.05)))
     head = 0.1 * height
     parts.append(ellipsoid((0.09, 0.08, head * 0.9), (0, 0, height - head * 0.9), skin, segments=6, rings=4))
-    return merge(parts)
+    return merge(parts).tagged(sem.PERSON)
 
 
 def cyclist(length: float, width: float, height: float, rng: np.random.Generator) -> Mesh:
@@ -201,12 +218,14 @@ def cyclist(length: float, width: float, height: float, rng: np.random.Generator
     parts.append(box(2 * axle, 0.05, radius, radius + 0.06, metal))  # top tube
     parts.append(box(0.05, width, radius + 0.45, radius + 0.5, metal, x=axle - 0.1))  # handlebar
     seat = radius + 0.45
-    parts.append(box(0.14, 0.14, radius, seat, cloth, x=-0.05, y=0.1))  # legs
-    parts.append(box(0.14, 0.14, radius, seat, cloth, x=0.15, y=-0.1))
     head = 0.1 * height
-    parts.append(frustum((0.35, 0.4), (0.25, 0.4), seat, height - 2 * head, cloth, x=-0.15, top_dx=0.25))
-    parts.append(ellipsoid((0.1, 0.09, head), (0.12, 0.0, height - head), cloth, segments=6, rings=4))
-    return merge(parts)
+    rider = [
+        box(0.14, 0.14, radius, seat, cloth, x=-0.05, y=0.1),  # legs
+        box(0.14, 0.14, radius, seat, cloth, x=0.15, y=-0.1),
+        frustum((0.35, 0.4), (0.25, 0.4), seat, height - 2 * head, cloth, x=-0.15, top_dx=0.25),
+        ellipsoid((0.1, 0.09, head), (0.12, 0.0, height - head), cloth, segments=6, rings=4),
+    ]
+    return merge([merge(parts).tagged(sem.BICYCLE), merge(rider).tagged(sem.BICYCLIST)])
 
 
 def tree(rng: np.random.Generator) -> tuple[Mesh, float]:
@@ -216,8 +235,8 @@ def tree(rng: np.random.Generator) -> tuple[Mesh, float]:
     crown = rng.uniform((1.2, 1.2, 1.0), (3.0, 3.0, 2.5))
     bark, leaves = float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.25, 0.55))
     parts = [
-        cylinder(trunk_radius, 0.0, trunk_height + crown[2], bark),
-        ellipsoid(crown, (0, 0, trunk_height + crown[2]), leaves),
+        cylinder(trunk_radius, 0.0, trunk_height + crown[2], bark).tagged(sem.TRUNK),
+        ellipsoid(crown, (0, 0, trunk_height + crown[2]), leaves).tagged(sem.VEGETATION),
     ]
     return merge(parts), trunk_radius
 
@@ -225,7 +244,7 @@ def tree(rng: np.random.Generator) -> tuple[Mesh, float]:
 def bush(rng: np.random.Generator) -> tuple[Mesh, tuple[float, float]]:
     """A low ellipsoid; returns the mesh and its (length, width) footprint."""
     radii = rng.uniform((0.4, 0.4, 0.3), (1.6, 1.0, 0.8))
-    mesh = ellipsoid(radii, (0, 0, radii[2] * 0.8), float(rng.uniform(0.25, 0.55)))
+    mesh = ellipsoid(radii, (0, 0, radii[2] * 0.8), float(rng.uniform(0.25, 0.55))).tagged(sem.VEGETATION)
     return mesh, (2 * radii[0], 2 * radii[1])
 
 
@@ -233,8 +252,8 @@ def pole(rng: np.random.Generator) -> tuple[Mesh, float]:
     """A street-light or sign pole, sometimes with a bright sign plate; returns mesh and radius."""
     radius = float(rng.uniform(0.05, 0.14))
     height = float(rng.uniform(2.5, 8.0))
-    parts = [cylinder(radius, 0.0, height, float(rng.uniform(0.3, 0.8)), segments=6)]
+    parts = [cylinder(radius, 0.0, height, float(rng.uniform(0.3, 0.8)), segments=6).tagged(sem.POLE)]
     if rng.random() < 0.4:
         plate = min(height - 0.3, 2.6)
-        parts.append(box(0.04, 0.7, plate - 0.6, plate, 0.95, x=radius + 0.03))
+        parts.append(box(0.04, 0.7, plate - 0.6, plate, 0.95, x=radius + 0.03).tagged(sem.TRAFFIC_SIGN))
     return merge(parts), radius

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxformer.datasets.synthetic import meshes
+from voxformer.datasets.synthetic import semantics as sem
 from voxformer.datasets.synthetic.meshes import Mesh
 
 LANE_WIDTH = 3.5
@@ -42,8 +43,12 @@ class SceneObject:
 
 @dataclass
 class Scene:
+    """The labelled ``objects``, everything else merged into ``background``, and the street ``layout``
+    (which resolves the semantic class of ground hits)."""
+
     objects: list[SceneObject]
     background: Mesh
+    layout: StreetLayout
 
 
 def _rect_corners(rects: np.ndarray, margin: float) -> np.ndarray:
@@ -149,6 +154,19 @@ class StreetLayout:
                 return float(self.ground(*self.to_world(self._segment_centre(u), (low + high) / 2))) + self.kerb
         return float(self.ground(x, y))
 
+    def ground_class(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(N,) SemanticKITTI raw id of the ground at world (x, y): road, parking, sidewalk or terrain."""
+        u, v = self.to_road(np.asarray(x, float), np.asarray(y, float))
+        across = np.abs(v - self.centre_v)
+        crossing = np.zeros(len(u), bool) if self.cross_u is None else np.abs(u - self.cross_u) < self.cross_half
+        classes = np.full(len(u), sem.TERRAIN, np.int64)
+        for side in (1, -1):
+            low, high = self.sidewalk_band(side)
+            classes[(v >= low) & (v <= high) & ~crossing] = sem.SIDEWALK
+        classes[across < self.half_road] = sem.PARKING
+        classes[(across < self.lanes * LANE_WIDTH / 2) | crossing] = sem.ROAD
+        return classes
+
     @staticmethod
     def _segment_centre(u: float, length: float = 4.0) -> float:
         return (np.floor(u / length) + 0.5) * length
@@ -168,7 +186,8 @@ def _ground_mesh(layout: StreetLayout, step: float = 2.5) -> Mesh:
     on_road = np.abs(v - layout.centre_v) < layout.half_road
     reflectance = np.where(on_road, layout.rng.uniform(0.08, 0.2), layout.rng.uniform(0.2, 0.45))
     reflectance = reflectance * layout.rng.uniform(0.85, 1.15, size=len(triangles))
-    return Mesh(vertices.astype(np.float32), triangles.astype(np.int32), np.clip(reflectance, 0, 1).astype(np.float32))
+    reflectance = np.clip(reflectance, 0, 1).astype(np.float32)
+    return Mesh(vertices.astype(np.float32), triangles.astype(np.int32), reflectance).tagged(sem.GROUND)
 
 
 class _SceneBuilder:
@@ -223,6 +242,7 @@ class _SceneBuilder:
                 x, y = lay.to_world(centre, (low + high) / 2)
                 top = float(lay.ground(x, y)) + lay.kerb
                 slab = meshes.box(4.0, high - low, top - lay.kerb - 0.4, top, float(self.rng.uniform(0.3, 0.45)))
+                slab = slab.tagged(sem.SIDEWALK)
                 self.background.append(slab.placed(lay.road_yaw, (x, y, 0.0)))
 
     def add_buildings(self) -> None:
@@ -243,6 +263,7 @@ class _SceneBuilder:
                     x, y = lay.to_world(centre, v)
                     base = float(lay.ground(x, y)) - 0.5
                     mesh = meshes.box(length, depth, base, base + height + 0.5, float(self.rng.uniform(0.15, 0.7)))
+                    mesh = mesh.tagged(sem.BUILDING)
                     self.occupancy.add((x, y, length, depth, lay.road_yaw))
                     self.background.append(mesh.placed(lay.road_yaw, (x, y, 0.0)))
                 u += length + float(self.rng.uniform(0, 12) if self.rng.random() < 0.5 else 0.0)
@@ -275,6 +296,7 @@ class _SceneBuilder:
             else:  # bins, boxes, low walls
                 footprint = (float(rng.uniform(0.5, 6.0)), float(rng.uniform(0.3, 0.8)))
                 mesh = meshes.box(*footprint, 0.0, float(rng.uniform(0.6, 1.6)), float(rng.uniform(0.1, 0.7)))
+                mesh = mesh.tagged(sem.FENCE if footprint[0] >= sem.FENCE_MIN_LENGTH else sem.OTHER_OBJECT)
             self._place_static(mesh, u, v, float(rng.choice([0.0, np.pi / 2])) if footprint[0] < 1 else 0.0, footprint)
         if lay.open_side:
             for _ in range(int(rng.integers(3, 10))):
@@ -361,4 +383,4 @@ def build_scene(rng: np.random.Generator, mount_height: float, counts: dict | No
     builder.add_cars(int(rng.integers(counts["Car"][0], counts["Car"][1] + 1)))
     builder.add_pedestrians(int(rng.integers(counts["Pedestrian"][0], counts["Pedestrian"][1] + 1)))
     builder.add_cyclists(int(rng.integers(counts["Cyclist"][0], counts["Cyclist"][1] + 1)))
-    return Scene(builder.objects, meshes.merge(builder.background))
+    return Scene(builder.objects, meshes.merge(builder.background), builder.layout)

@@ -2,14 +2,17 @@
 
 from voxformer.datasets.transforms.augment import GlobalRotScaleTrans, PointShuffle, RandomFlip3D
 from voxformer.datasets.transforms.base import RandomTransform, Transform
+from voxformer.datasets.transforms.crop import CropToVoxels
 from voxformer.datasets.transforms.filters import ObjectNameFilter, ObjectRangeFilter, PointsRangeFilter
 from voxformer.datasets.transforms.formatting import Pack3DDetInputs
 from voxformer.datasets.transforms.gt_sampling import ObjectSample
-from voxformer.datasets.transforms.loading import LoadAnnotations3D, LoadPointsFromFile
+from voxformer.datasets.transforms.loading import LoadAnnotations3D, LoadPointSegLabels, LoadPointsFromFile
 
 __all__ = [
+    "CropToVoxels",
     "GlobalRotScaleTrans",
     "LoadAnnotations3D",
+    "LoadPointSegLabels",
     "LoadPointsFromFile",
     "ObjectNameFilter",
     "ObjectRangeFilter",

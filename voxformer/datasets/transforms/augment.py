@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from voxformer.datasets.transforms.base import RandomTransform
+from voxformer.datasets.transforms.base import RandomTransform, select_points
 from voxformer.registry import TRANSFORMS
 from voxformer.structures import rotation_z
 
@@ -55,9 +55,8 @@ class RandomFlip3D(RandomTransform):
 
 @TRANSFORMS.register_module()
 class PointShuffle(RandomTransform):
-    """Random permutation of the points."""
+    """Random permutation of the points (and of their per-point labels)."""
 
     def transform(self, results: dict) -> dict:
-        order = torch.from_numpy(np.random.permutation(len(results["points"])))
-        results["points"] = results["points"][order]
+        select_points(results, torch.from_numpy(np.random.permutation(len(results["points"]))))
         return results

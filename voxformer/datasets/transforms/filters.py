@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from voxformer.datasets.transforms.base import Transform, range_of
+from voxformer.datasets.transforms.base import Transform, range_of, select_points
 from voxformer.registry import TRANSFORMS
 from voxformer.structures import in_bev_range
 
@@ -20,7 +20,8 @@ def _keep_boxes(results: dict, keep: np.ndarray) -> None:
 
 @TRANSFORMS.register_module()
 class PointsRangeFilter(Transform):
-    """Keep points with x0 <= x < x1, y0 <= y < y1, z0 <= z < z1 (range from here or the dataset)."""
+    """Keep points with x0 <= x < x1, y0 <= y < y1, z0 <= z < z1 (range from here or the dataset), and
+    their per-point labels."""
 
     def __init__(self, point_cloud_range=None):
         self.point_cloud_range = point_cloud_range
@@ -29,7 +30,7 @@ class PointsRangeFilter(Transform):
         x0, y0, z0, x1, y1, z1 = range_of(self.point_cloud_range, results, "PointsRangeFilter")
         p = results["points"]
         keep = (p[:, 0] >= x0) & (p[:, 0] < x1) & (p[:, 1] >= y0) & (p[:, 1] < y1) & (p[:, 2] >= z0) & (p[:, 2] < z1)
-        results["points"] = p[keep]
+        select_points(results, keep)
         return results
 
 

@@ -9,7 +9,8 @@ frame, and with every candidate kept before it, is zero. With ``align_to_ground`
 first moved up or down, by at most ``max_ground_shift`` metres (more means the ring saw no ground), to
 stand on this frame's ground (:func:`ground_heights`), as objects keep the position they had in their
 own frame, where the ground may lie higher or lower. Scene points inside kept boxes are removed,
-then the object's points (stored relative to the box centre) are pasted at the box.
+then the object's points (stored relative to the box centre) are pasted at the box. The database
+holds no per-point classes, so a frame with per-point labels (segmentation) is refused.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import torch
 
 from voxformer.datasets.infos import load_pickle
 from voxformer.datasets.io import read_points
-from voxformer.datasets.transforms.base import RandomTransform
+from voxformer.datasets.transforms.base import POINT_KEYS, RandomTransform
+from voxformer.errors import ConfigError
 from voxformer.ops import boxes_iou_bev, points_in_boxes
 from voxformer.registry import TRANSFORMS
 from voxformer.structures import Boxes3D, in_bev_range
@@ -131,6 +133,8 @@ class ObjectSample(RandomTransform):
         return [candidates[i] for i in kept]
 
     def transform(self, results: dict) -> dict:
+        if any(key in results for key in POINT_KEYS):
+            raise ConfigError("ObjectSample: pasted objects carry no per-point labels; leave it out of segmentation")
         if self._pools is None:
             self._load(results)
         gt_boxes: Boxes3D = results["gt_bboxes_3d"]

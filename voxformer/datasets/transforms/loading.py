@@ -56,3 +56,29 @@ class LoadAnnotations3D(Transform):
         results["gt_bboxes_3d"] = Boxes3D(torch.from_numpy(np.asarray(results["gt_bboxes_3d"], np.float32)))
         results["gt_labels_3d"] = np.asarray(results["gt_labels_3d"], np.int64)
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadPointSegLabels(Transform):
+    """``results['pts_semantic_mask_path']`` -> ``results['pts_semantic_mask']`` (N,) int64 tensor in the
+    learning space (ignore 255), row-aligned with ``results['points']`` (so it follows the points loader,
+    before any filter). ``label_format`` (:data:`voxformer.datasets.seg_labels.LABEL_FORMATS`) defaults
+    to the dataset's. A missing path, a file whose length is not the scan's or an unknown id raises an
+    error naming the file."""
+
+    def __init__(self, label_format: str | None = None):
+        self.label_format = label_format
+
+    def transform(self, results: dict) -> dict:
+        from voxformer.datasets.seg_labels import read_seg_labels
+        from voxformer.errors import VoxformerError
+
+        path = results.get("pts_semantic_mask_path")
+        if path is None:
+            raise VoxformerError(f"{results.get('lidar_path')}: the scan has no label file (pts_semantic_mask_path)")
+        label_format = self.label_format or results.get("label_format")
+        if label_format is None:
+            raise ConfigError("LoadPointSegLabels: give label_format here or in the dataset's metainfo")
+        labels = read_seg_labels(path, label_format, len(results["points"]), len(results.get("seg_classes", ())))
+        results["pts_semantic_mask"] = torch.from_numpy(labels)
+        return results

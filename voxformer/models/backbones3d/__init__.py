@@ -1,20 +1,30 @@
 """3D backbones: take and return :class:`~voxformer.structures.SparseVoxels` (one family per file).
 
-``SparseResNet8x`` imports spconv only when built, so the attention backbones work without it.
+``SparseResNet8x`` and ``SparseUNet`` import spconv only when built, so the attention backbones work without it.
 """
 
-from .attention_pool import AttentionPool3d, pooled_shape
+from .attention_pool import AttentionPool3d, DenseQueryAttentionPool, pooled_shape
 from .dsvt import DSVT
+from .dsvt_official import DSVTOfficial
 from .flatformer import FlatFormer, sinusoidal_position
+from .flatformer_official import FlatFormerOfficial, interleaved_sinusoidal_position
 from .scatterformer import ScatterFormer
+from .scatterformer_official import ScatterFormerOfficial
 from .sparse_resnet import SparseResNet8x
+from .sparse_unet import SparseUNet
 
 __all__ = [
     "DSVT",
     "AttentionPool3d",
+    "DSVTOfficial",
+    "DenseQueryAttentionPool",
     "FlatFormer",
+    "FlatFormerOfficial",
     "ScatterFormer",
+    "ScatterFormerOfficial",
     "SparseResNet8x",
+    "SparseUNet",
+    "interleaved_sinusoidal_position",
     "pooled_shape",
     "sinusoidal_position",
 ]

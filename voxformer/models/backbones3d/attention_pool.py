@@ -5,6 +5,7 @@ slots numbered by their position inside the pooling cell. Query: the max over it
 keys: slots + a learned slot embedding; values: slots; multi-head attention with a key-padding mask
 on the empty slots; output LN(attention + query). Used by DSVT's voxel variant (z strides), by
 ScatterFormer between stages and to collapse each pillar's voxels to BEV (stride (Z, 1, 1)).
+:class:`DenseQueryAttentionPool` is the published DSVT-V pooling: every slot takes part, empty ones as zeros.
 """
 
 from __future__ import annotations
@@ -59,4 +60,41 @@ class AttentionPool3d(nn.Module):
         )
         features = self.norm(attended[:, 0] + query)
 
+        return SparseVoxels(features, decode_voxel_keys(unique_key, shape), shape, voxels.batch_size)
+
+
+class DenseQueryAttentionPool(nn.Module):
+    """DSVT-V's pooling (``Stage_ReductionAtt_Block``): (M, C) voxels -> :class:`SparseVoxels` pooled by
+    ``stride`` (sz, sy, sx), every slot of a pooling cell taking part, empty ones as zeros.
+
+    A child at (z, y, x) fills slot ``((x % sx) * sy + y % sy) * sz + z % sz`` of its cell (x-major, as
+    upstream). Query: the max over *all* slots (so never below 0 when a slot is empty); keys: slots +
+    ``pos_embedding`` (one row per slot); values: slots; ``nn.MultiheadAttention`` without a mask; output
+    ``norm(attention + query)``. Pooled voxels come in ascending (batch, z, y, x) order.
+    """
+
+    def __init__(self, channels: int, stride: Sequence[int], num_heads: int = 8):
+        super().__init__()
+        if len(stride) != 3 or min(stride) < 1:
+            raise ConfigError(f"pool stride must be three positive numbers (sz, sy, sx), got {list(stride)}")
+        self.stride = tuple(int(s) for s in stride)
+        self.pos_embedding = nn.Parameter(torch.zeros(self.stride[0] * self.stride[1] * self.stride[2], channels))
+        nn.init.normal_(self.pos_embedding, std=0.01)
+        self.norm = nn.LayerNorm(channels)
+        self.self_attn = nn.MultiheadAttention(channels, num_heads, batch_first=True)
+
+    def forward(self, voxels: SparseVoxels) -> SparseVoxels:
+        sz, sy, sx = self.stride
+        shape = pooled_shape(voxels.sparse_shape, self.stride)
+        coords = voxels.coords.long()
+        parent = (coords[:, 0], coords[:, 1] // sz, coords[:, 2] // sy, coords[:, 3] // sx)
+        slot = ((coords[:, 3] % sx) * sy + coords[:, 2] % sy) * sz + coords[:, 1] % sz
+        unique_key, inverse = torch.unique(encode_voxel_keys(parent, shape), sorted=True, return_inverse=True)
+        if unique_key.numel() == 0:
+            return SparseVoxels(voxels.features, voxels.coords, shape, voxels.batch_size)
+        slots = voxels.features.new_zeros(unique_key.numel(), self.pos_embedding.shape[0], voxels.num_channels)
+        slots[inverse, slot] = voxels.features
+        query = slots.amax(dim=1, keepdim=True)
+        attended, _ = self.self_attn(query, slots + self.pos_embedding, slots, need_weights=False)
+        features = self.norm(attended + query)[:, 0]
         return SparseVoxels(features, decode_voxel_keys(unique_key, shape), shape, voxels.batch_size)

@@ -11,6 +11,9 @@ it uses (Linear -> LayerNorm -> ReLU -> Linear on (x, y[, z]) minus half the win
 chosen by the window configuration, not by the layer index. The pillar variant has one stage; the
 voxel variant joins stages with attention pooling along z (empty pool slots masked). Partitions are
 computed once per stage and cached on :class:`SparseVoxels`.
+
+This is voxformer's variant; :class:`~voxformer.models.backbones3d.DSVTOfficial` is the published network
+(the departures are listed in configs/dsvt/dsvt_pillar_waymo_v2.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,26 @@ from .attention_layers import GroupAttentionLayer
 from .attention_pool import AttentionPool3d, pooled_shape
 
 SET_AXES = ("y", "x")  # first layer of a block: y-major sets; second: x-major sets
+
+
+def check_stage_lengths(blocks, set_size, window_shape, shifted_window_shape, shift, pool_stride) -> int:
+    """The number of stages, ``len(blocks)``; :class:`ConfigError` unless ``set_size``, ``window_shape``,
+    ``shifted_window_shape`` and ``shift`` have one entry per stage and ``pool_stride`` one between each pair."""
+    num_stages = len(blocks)
+    for name, value in (
+        ("set_size", set_size),
+        ("window_shape", window_shape),
+        ("shifted_window_shape", shifted_window_shape),
+        ("shift", shift),
+    ):
+        if len(value) != num_stages:
+            raise ConfigError(f"backbone3d.{name} needs one entry per stage ({num_stages}), got {list(value)}")
+    if len(pool_stride) != num_stages - 1:
+        raise ConfigError(
+            f"backbone3d.pool_stride needs one entry between each pair of stages ({num_stages - 1}), "
+            f"got {list(pool_stride)}"
+        )
+    return num_stages
 
 
 class DSVTBlock(nn.Module):
@@ -90,20 +113,7 @@ class DSVT(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        num_stages = len(blocks)
-        for name, value in (
-            ("set_size", set_size),
-            ("window_shape", window_shape),
-            ("shifted_window_shape", shifted_window_shape),
-            ("shift", shift),
-        ):
-            if len(value) != num_stages:
-                raise ConfigError(f"backbone3d.{name} needs one entry per stage ({num_stages}), got {list(value)}")
-        if len(pool_stride) != num_stages - 1:
-            raise ConfigError(
-                f"backbone3d.pool_stride needs one entry between each pair of stages ({num_stages - 1}), "
-                f"got {list(pool_stride)}"
-            )
+        num_stages = check_stage_lengths(blocks, set_size, window_shape, shifted_window_shape, shift, pool_stride)
         self.input_proj = nn.Identity() if in_channels == channels else nn.Linear(in_channels, channels)
         self.stage_configs = []
         self.stages = nn.ModuleList()
@@ -124,6 +134,8 @@ class DSVT(nn.Module):
             if i + 1 < num_stages:
                 self.pools.append(AttentionPool3d(channels, num_heads, pool_stride[i]))
                 shape = pooled_shape(shape, pool_stride[i])
+        self.out_channels = channels
+        self.out_sparse_shape = shape
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         voxels = voxels.replace_features(self.input_proj(voxels.features))

@@ -48,6 +48,8 @@ class FlatFormer(nn.Module):
         window_shape: (wz, wy, wx) windows whose order defines the flattening.
         group_size: voxels per group.
         blocks: number of blocks of four layers.
+
+    ``out_channels`` is ``channels``; ``out_sparse_shape`` the input grid (no downsampling).
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class FlatFormer(nn.Module):
         self.window_shape = tuple(window_shape)
         self.group_size = int(group_size)
         self.channels = channels
+        self.out_channels = channels
+        self.out_sparse_shape = tuple(int(s) for s in sparse_shape)
         self.input_proj = nn.Identity() if in_channels == channels else nn.Linear(in_channels, channels)
         self.layers = nn.ModuleList(
             GroupAttentionLayer(channels, num_heads, ffn_channels, dropout) for _ in range(blocks * len(LAYER_ORDERS))

@@ -27,9 +27,10 @@ from .attention_pool import AttentionPool3d, pooled_shape
 
 class SparseDepthwiseConv(nn.Module):
     """Submanifold depth-wise convolution with kernel (kz, ky, kx) (odd sizes), output at input voxels; the
-    neighbour table is cached on the voxels (:meth:`SparseVoxels.neighbours`), so a stage builds it once."""
+    neighbour table is cached on the voxels (:meth:`SparseVoxels.neighbours`), so a stage builds it once.
+    ``weight`` is (kz * ky * kx, C) with offsets in raster order (x fastest); ``bias=False`` leaves it out."""
 
-    def __init__(self, channels: int, kernel_size: Sequence[int]):
+    def __init__(self, channels: int, kernel_size: Sequence[int], bias: bool = True):
         super().__init__()
         if any(k % 2 == 0 for k in kernel_size):
             raise ConfigError(f"depth-wise kernel sizes must be odd, got {list(kernel_size)}")
@@ -37,7 +38,7 @@ class SparseDepthwiseConv(nn.Module):
         volume = math.prod(self.kernel_size)
         bound = 1 / math.sqrt(volume)
         self.weight = nn.Parameter(torch.empty(volume, channels).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.zeros(channels))
+        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
 
     def forward(self, features: torch.Tensor, voxels: SparseVoxels) -> torch.Tensor:
         return sparse_depthwise_conv(
@@ -89,7 +90,8 @@ class ScatterFormerLayer(nn.Module):
 
 @MODELS.register_module()
 class ScatterFormer(nn.Module):
-    """ScatterFormer backbone: SparseVoxels (M, in_channels) -> pillars SparseVoxels (P, channels), Z = 1.
+    """ScatterFormer backbone: SparseVoxels (M, in_channels) -> pillars SparseVoxels (P, channels), Z = 1
+    (:attr:`out_channels`, :attr:`out_sparse_shape`).
 
     Args:
         sparse_shape: (Z, Y, X) of the input grid (injected by :class:`VoxelDetector`).
@@ -134,6 +136,8 @@ class ScatterFormer(nn.Module):
                 self.downsamples.append(AttentionPool3d(channels, num_heads, downsample_stride[i]))
                 shape = pooled_shape(shape, downsample_stride[i])
         self.to_pillars = AttentionPool3d(channels, num_heads, (shape[0], 1, 1)) if shape[0] > 1 else None
+        self.out_channels = channels
+        self.out_sparse_shape = pooled_shape(shape, (shape[0], 1, 1))
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = self.input_proj(voxels.features)

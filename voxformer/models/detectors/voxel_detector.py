@@ -2,9 +2,16 @@
 
 Which modules it uses is configuration (docs/design.md §Data flow). The grid (voxel size, point-cloud range and the
 derived sparse shape) is stated once, in ``data_preprocessor``, and handed to the modules that need it.
+
+Widths are stated once too: every module exposes ``out_channels`` after construction (a list for a multi-scale
+BEV backbone) and the detector passes it on as the next module's ``in_channels`` when that module takes one and
+its config leaves it out; a config that states another width is a :class:`ConfigError` naming the key. The 3D
+backbone's ``out_sparse_shape`` (Z, Y, X) goes to a to-BEV module that takes ``sparse_shape``.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import torch
 from mmengine.model import BaseModel
@@ -15,6 +22,46 @@ from voxformer.registry import MODELS
 
 def _build(cfg, **grid):
     return MODELS.build({**cfg, **grid}) if isinstance(cfg, dict) else cfg
+
+
+def _takes(cfg: dict, option: str) -> bool:
+    """Whether the registered type of ``cfg`` has a constructor option named ``option``."""
+    obj_type = cfg.get("type")
+    obj_cls = MODELS.get(obj_type) if isinstance(obj_type, str) else obj_type
+    if obj_cls is None:
+        return False  # an unknown type: the build names it
+    try:
+        return option in inspect.signature(obj_cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _same(stated, derived) -> bool:
+    as_list = (lambda v: [int(x) for x in v]) if isinstance(derived, (list, tuple)) else int
+    try:
+        return as_list(stated) == as_list(derived)
+    except (TypeError, ValueError):
+        return False
+
+
+def _inject(cfg, name: str, option: str, value, source: str):
+    """``cfg`` with ``option`` set to ``value`` (``source``'s output) when the type takes it and the config
+    omits it; a stated value that differs is a :class:`ConfigError` naming ``<name>.<option>``."""
+    if not isinstance(cfg, dict) or value is None or not _takes(cfg, option):
+        return cfg
+    if option not in cfg or cfg[option] is None:
+        return {**cfg, option: list(value) if isinstance(value, (list, tuple)) else value}
+    if not _same(cfg[option], value):
+        raise ConfigError(
+            f"{name}.{option} is {cfg[option]!r} but {source} outputs {value!r}; "
+            f"leave {name}.{option} out (it is taken from {source}) or make them agree"
+        )
+    return cfg
+
+
+def _output(module, attribute: str):
+    value = getattr(module, attribute, None)
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 @MODELS.register_module()
@@ -41,10 +88,19 @@ class VoxelDetector(BaseModel):
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         grid = dict(voxel_size=preprocessor.voxel_size, point_cloud_range=preprocessor.point_cloud_range)
         self.voxel_encoder = _build(voxel_encoder, **grid)
-        self.backbone3d = _build(backbone3d, sparse_shape=preprocessor.sparse_shape)
-        self.to_bev = _build(to_bev)
-        self.bev_backbone = _build(bev_backbone) if bev_backbone is not None else None
-        self.bev_neck = _build(bev_neck) if bev_neck is not None else None
+        previous, built = "voxel_encoder", self.voxel_encoder
+        stages = {"backbone3d": backbone3d, "to_bev": to_bev, "bev_backbone": bev_backbone, "bev_neck": bev_neck}
+        for name, cfg in stages.items():
+            if cfg is None:
+                setattr(self, name, None)
+                continue
+            cfg = _inject(cfg, name, "in_channels", _output(built, "out_channels"), previous)
+            if name == "to_bev":
+                cfg = _inject(cfg, name, "sparse_shape", _output(built, "out_sparse_shape"), previous)
+            extra = dict(sparse_shape=preprocessor.sparse_shape) if name == "backbone3d" else {}
+            setattr(self, name, _build(cfg, **extra))
+            previous, built = name, getattr(self, name)
+        head = _inject(head, "head", "in_channels", _output(built, "out_channels"), previous)
         self.head = _build(head, **grid)
 
     def extract_feat(self, inputs: dict) -> torch.Tensor:

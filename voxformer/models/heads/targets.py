@@ -1,14 +1,9 @@
 """CenterPoint training targets, vectorized over objects (no per-object Python loop).
 
-BEV cell of a point (x, y): column = (x - x0) / (vx * stride), row = (y - y0) / (vy * stride), where
-(x0, y0) is the point-cloud range's minimum corner, (vx, vy) the voxel size and ``stride`` the BEV
-feature stride in voxels. Heatmaps are (B, num_classes, H, W) with H rows along y and W columns along x.
-
-Regression code of an object (the head's channel order): offset of the centre from the supervised
-cell's corner (dx_cell, dy_cell; in [0, 1) at the centre cell), centre z, log(dx, dy, dz), sin(yaw),
-cos(yaw), then (vx, vy) when velocities are used, then (sin 2 yaw, cos 2 yaw) with a heading axis.
-With ``regression_radius`` r > 0 every cell of the (2r+1)^2 square around the centre cell is supervised
-with the same box (its own offsets); a cell claimed by several objects goes to the nearest centre.
+Heatmaps are (B, num_classes, H, W) with H rows along y and W columns along x; cells and regression codes are
+those of :class:`~voxformer.models.heads.box_coder.CenterPointBoxCoder`. With ``regression_radius`` r > 0 every
+cell of the (2r+1)^2 square around the centre cell is supervised with the same box (its own offsets); a cell
+claimed by several objects goes to the nearest centre.
 """
 
 from __future__ import annotations
@@ -17,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from .box_coder import CenterPointBoxCoder
 
 
 def gaussian_radius(height: torch.Tensor, width: torch.Tensor, min_overlap: float = 0.1) -> torch.Tensor:
@@ -94,16 +91,12 @@ def assign_targets(
     gt_labels: Sequence[torch.Tensor],
     num_classes: int,
     grid_hw: tuple[int, int],
-    point_cloud_range: Sequence[float],
-    voxel_size: Sequence[float],
-    feature_stride: int,
-    with_velocity: bool = False,
+    coder: CenterPointBoxCoder,
     min_overlap: float = 0.1,
     min_radius: int = 2,
     regression_radius: int = 0,
-    with_heading_axis: bool = False,
 ) -> CenterTargets:
-    """Heatmaps and regression targets of one task.
+    """Heatmaps and regression targets of one task, coded by ``coder``.
 
     ``gt_boxes[b]`` (N_b, 7+) boxes of sample b; ``gt_labels[b]`` (N_b,) labels within the task, -1 for
     boxes of other tasks (ignored). Objects whose centre falls outside the grid are dropped.
@@ -111,42 +104,25 @@ def assign_targets(
     rows, cols = grid_hw
     device = gt_boxes[0].device if len(gt_boxes) else torch.device("cpu")
     heatmap = torch.zeros(len(gt_boxes), num_classes, rows, cols, device=device)
-    code_size = 8 + 2 * with_velocity + 2 * with_heading_axis
-    boxes = torch.cat([b[:, :9] if with_velocity else b[:, :7] for b in gt_boxes], dim=0).float()
-    if with_velocity and boxes.shape[1] < 9:
-        raise ValueError("assign_targets: with_velocity needs boxes with (vx, vy) columns (box_dim >= 9)")
+    boxes = torch.cat([b[:, :9] if coder.with_velocity else b[:, :7] for b in gt_boxes], dim=0).float()
     labels = torch.cat(list(gt_labels)).long()
     batch = torch.cat([torch.full((len(b),), i, dtype=torch.long, device=device) for i, b in enumerate(gt_boxes)])
 
-    cell_x = voxel_size[0] * feature_stride
-    cell_y = voxel_size[1] * feature_stride
-    fx = (boxes[:, 0] - point_cloud_range[0]) / cell_x
-    fy = (boxes[:, 1] - point_cloud_range[1]) / cell_y
+    fx, fy = coder.cell_coordinates(boxes[:, :2])
     column, row = fx.floor().long(), fy.floor().long()
     keep = (labels >= 0) & (column >= 0) & (column < cols) & (row >= 0) & (row < rows)
     kept = keep.nonzero().squeeze(1)  # the one host sync of the filter: how many objects the task keeps
     boxes, labels, batch = boxes[kept], labels[kept], batch[kept]
     fx, fy, column, row = fx[kept], fy[kept], column[kept], row[kept]
 
+    cell_x, cell_y = coder.cell_size
     radius = gaussian_radius(boxes[:, 4] / cell_y, boxes[:, 3] / cell_x, min_overlap)
     radius = radius.floor().long().clamp(min=min_radius)
     draw_gaussians(heatmap, batch, labels, torch.stack([column, row], dim=1), radius)
 
     obj, column, row = _regression_cells(batch, column, row, fx, fy, rows, cols, regression_radius)
-    boxes, labels, batch, fx, fy = boxes[obj], labels[obj], batch[obj], fx[obj], fy[obj]
-    parts = [
-        (fx - column).unsqueeze(1),
-        (fy - row).unsqueeze(1),
-        boxes[:, 2:3],
-        boxes[:, 3:6].clamp(min=1e-3).log(),
-        boxes[:, 6:7].sin(),
-        boxes[:, 6:7].cos(),
-    ]
-    if with_velocity:
-        parts.append(boxes[:, 7:9])
-    if with_heading_axis:
-        parts += [(2 * boxes[:, 6:7]).sin(), (2 * boxes[:, 6:7]).cos()]
-    code = torch.cat(parts, dim=1) if len(boxes) else boxes.new_zeros(0, code_size)
+    boxes, labels, batch = boxes[obj], labels[obj], batch[obj]
+    code = coder.encode(boxes, column, row)
     return CenterTargets(heatmap, batch, row * cols + column, labels, code, boxes)
 
 

@@ -1,4 +1,4 @@
-"""Losses of a CenterPoint head (docs/references.md §CenterPoint).
+"""Losses of a CenterPoint head (docs/references.md §CenterPoint), as functions and as registered modules.
 
 Both return a scalar already normalised by the number of objects, so a batch without objects gives
 a finite loss (zero for the regression terms).
@@ -7,6 +7,9 @@ a finite loss (zero for the regression terms).
 from __future__ import annotations
 
 import torch
+from torch import nn
+
+from voxformer.registry import MODELS
 
 
 def gaussian_focal_loss(
@@ -38,3 +41,25 @@ def weighted_l1_loss(
     if code_weights is not None:
         error = error * code_weights
     return error.sum() / max(pred.shape[0], 1)
+
+
+@MODELS.register_module()
+class GaussianFocalLoss(nn.Module):
+    """:func:`gaussian_focal_loss` as a registered module: ``forward(logits, target)``."""
+
+    def __init__(self, alpha: float = 2.0, beta: float = 4.0, eps: float = 1e-4):
+        super().__init__()
+        self.alpha, self.beta, self.eps = alpha, beta, eps
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return gaussian_focal_loss(logits, target, self.alpha, self.beta, self.eps)
+
+
+@MODELS.register_module()
+class WeightedL1Loss(nn.Module):
+    """:func:`weighted_l1_loss` as a registered module: ``forward(pred, target, code_weights=None)``."""
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, code_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return weighted_l1_loss(pred, target, code_weights)

@@ -18,6 +18,8 @@ from voxformer.ops import segment_reduce
 from voxformer.registry import MODELS
 from voxformer.structures import SparseVoxels, derive_sparse_shape
 
+from .inputs import check_point_columns
+
 
 @MODELS.register_module()
 class DynamicVFE(nn.Module):
@@ -62,18 +64,19 @@ class DynamicVFE(nn.Module):
         for i, width in enumerate(feat_channels):
             layer_in = channels if i == 0 else 2 * feat_channels[i - 1]
             linear = nn.Linear(layer_in, width, bias=normalize_inputs and i == 0)
-            self.layers.append(nn.Sequential(linear, nn.LayerNorm(width), nn.ReLU()))
+            self.layers.append(nn.Sequential(linear, self.make_norm(width), nn.ReLU()))
         self.out_channels = feat_channels[-1]
+
+    def make_norm(self, channels: int) -> nn.Module:
+        """The normalization of each layer (LayerNorm; subclasses choose another)."""
+        return nn.LayerNorm(channels)
 
     def forward(
         self, points: torch.Tensor, point_to_voxel: torch.Tensor, coords: torch.Tensor, batch_size: int
     ) -> SparseVoxels:
         """``points`` (N, C) of the whole batch, ``point_to_voxel`` (N,) voxel row or -1 (dropped),
         ``coords`` (M, 4) int32 (batch, z, y, x) of the occupied voxels."""
-        if points.shape[1] != self.in_channels:
-            raise ConfigError(
-                f"voxel_encoder.in_channels is {self.in_channels} but points have {points.shape[1]} columns"
-            )
+        check_point_columns(points, self.in_channels)
         # Dropped points (voxel -1) stay in place, zeroed so that they are finite, and the segment
         # reductions ignore them: no data-dependent filtering (a host sync on a GPU).
         voxel = point_to_voxel
