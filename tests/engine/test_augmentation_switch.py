@@ -16,8 +16,8 @@ class RandomFlip3D:
     enabled = True
 
 
-class Pack3DDetInputs:  # not an augmentation: no ``enabled``
-    pass
+class Pack3DDetInputs:
+    """Not an augmentation: no ``enabled``."""
 
 
 def _runner(epoch, transforms):

@@ -88,6 +88,14 @@ def test_typed_partitions_are_cached_per_arguments_and_match_the_ops():
     assert voxels.flat_groups((1, 5, 5), 8, "x") is not groups
     direct = ops.flat_groups(voxels.coords, voxels.sparse_shape, (1, 5, 5), 8, "x", True, voxels.batch_size)
     assert torch.equal(groups.index, direct.index)
+    official = voxels.flat_groups((1, 5, 5), 8, "x", True, in_window="mirrored", padding="overlap")
+    assert voxels.flat_groups((1, 5, 5), 8, "x", True, in_window="mirrored", padding="overlap") is official
+    assert official is not groups
+    direct = ops.flat_groups(
+        voxels.coords, voxels.sparse_shape, (1, 5, 5), 8, "x", True, voxels.batch_size,
+        in_window="mirrored", padding="overlap",
+    )  # fmt: skip
+    assert torch.equal(official.index, direct.index) and torch.equal(official.mask, direct.mask)
 
     table = voxels.neighbours((3, 3, 3))
     assert shared.neighbours([3, 3, 3]) is table

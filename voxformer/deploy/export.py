@@ -39,7 +39,6 @@ NOT_EXPORTABLE = {
     "AttentionPool3d": "pools voxels onto a coarser grid with a data-dependent unique inside the backbone",
     "DenseQueryAttentionPool": "pools voxels onto a coarser grid with a data-dependent unique inside the backbone",
     "ScatterFormer": "its scattered linear attention finds window segments with searchsorted, which ONNX lacks",
-    "FlatFormerOfficial": "it sorts voxels into groups inside the backbone, not through the voxels' partition cache",
 }
 
 

@@ -120,14 +120,21 @@ class SparseVoxels:
         )
 
     def flat_groups(
-        self, window_shape: Sequence[int], group_size: int, axis: str = "x", shifted: bool = False
+        self,
+        window_shape: Sequence[int],
+        group_size: int,
+        axis: str = "x",
+        shifted: bool = False,
+        in_window: str = "snake",
+        padding: str = "repeat",
     ) -> ops.FlatGroups:
         """:func:`voxformer.ops.flat_groups` of these voxels: FlatFormer groups of ``group_size`` (the
-        group count of a cached other order is reused: one host sync per window shape and group size)."""
+        group count of a cached other order or padding is reused: one host sync per window shape and
+        group size)."""
         window_shape = _ints(window_shape)
         head = ("flat_groups", window_shape, int(group_size))
         return self.partition(
-            (*head, axis, bool(shifted)),
+            (*head, axis, bool(shifted), in_window, padding),
             lambda: ops.flat_groups(
                 self.coords,
                 self.sparse_shape,
@@ -137,6 +144,8 @@ class SparseVoxels:
                 shifted,
                 self.batch_size,
                 num_groups=self._cached_rows(head),
+                in_window=in_window,
+                padding=padding,
             ),
         )
 

@@ -101,7 +101,8 @@ class FlatFormerOfficial(nn.Module):
     """Released FlatFormer: SparseVoxels (M, C) -> SparseVoxels (M, C), same voxels (C = ``in_channels``).
 
     ``blocks[b][l]`` is layer l of block b, using order ``LAYER_ORDERS[l]`` (x, x shifted, y, y shifted;
-    shift = half a window on x and y). The four group layouts are computed once per forward.
+    shift = half a window on x and y). The four group layouts are cached on the voxels
+    (:meth:`SparseVoxels.flat_groups`).
 
     Args:
         in_channels: C (the VFE's output width, injected by :class:`VoxelDetector`).
@@ -144,24 +145,13 @@ class FlatFormerOfficial(nn.Module):
                 nn.init.xavier_uniform_(parameter)
 
     def group_layouts(self, voxels: SparseVoxels) -> list[ops.FlatGroups]:
-        """The groups of the four layer orders (one host sync, for the first)."""
-        layouts, num_groups = [], None
-        for axis, shifted in LAYER_ORDERS:
-            groups = ops.flat_groups(
-                voxels.coords,
-                voxels.sparse_shape,
-                self.window_shape,
-                self.group_size,
-                axis,
-                shifted,
-                voxels.batch_size,
-                num_groups=num_groups,
-                in_window="mirrored",
-                padding="overlap",
+        """The groups of the four layer orders, cached on ``voxels`` (one host sync, for the first)."""
+        return [
+            voxels.flat_groups(
+                self.window_shape, self.group_size, axis, shifted, in_window="mirrored", padding="overlap"
             )
-            num_groups = groups.index.shape[0]
-            layouts.append(groups)
-        return layouts
+            for axis, shifted in LAYER_ORDERS
+        ]
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = voxels.features
