@@ -2,7 +2,7 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 TORCH   ?= torch==2.13.0
-MODEL   ?= dsvt
+MODEL   ?=
 TASK    ?= det
 PY      := $(VENV)/bin/python
 APT_PACKAGES := libusb-1.0-0 libvulkan1 mesa-vulkan-drivers libegl1 xvfb
@@ -30,7 +30,7 @@ system-deps:
 	fi
 
 quickstart: setup
-	$(PY) tools/quickstart.py --task $(TASK) --model $(MODEL)
+	$(PY) tools/quickstart.py --task $(TASK) $(if $(MODEL),--model $(MODEL))
 
 test: setup
 	$(VENV)/bin/ruff check .

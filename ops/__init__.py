@@ -21,6 +21,8 @@ from .boxes import (
 )
 from .grid import decode_voxel_keys, derive_sparse_shape, encode_voxel_keys
 from .partition import FlatGroups, SetPartition, WindowPartition, dsvt_sets, flat_groups, window_partition
+from .radial_partition import cubic_window_partition, radial_window_partition, spherical_coordinates, window_positions
+from .rpe_attention import rpe_window_attention
 from .segment import segment_reduce
 from .serialization import Serialization, serialize
 from .sparse_conv import sparse_conv_neighbors, sparse_depthwise_conv
@@ -41,6 +43,7 @@ __all__ = [
     "boxes_iou_bev",
     "circle_nms",
     "count_points_in_boxes",
+    "cubic_window_partition",
     "decode_voxel_keys",
     "derive_sparse_shape",
     "dsvt_sets",
@@ -49,6 +52,8 @@ __all__ = [
     "gather_from_bev",
     "nms_rotated",
     "points_in_boxes",
+    "radial_window_partition",
+    "rpe_window_attention",
     "scatter_to_bev",
     "scattered_linear_attention",
     "segment_reduce",
@@ -56,8 +61,10 @@ __all__ = [
     "set_attention",
     "sparse_conv_neighbors",
     "sparse_depthwise_conv",
+    "spherical_coordinates",
     "usable_backends",
     "varlen_window_attention",
     "voxelize",
     "window_partition",
+    "window_positions",
 ]

@@ -4,7 +4,7 @@ gathered sets (DSVT / FlatFormer), and linear attention inside segments (Scatter
 Shapes: ``q``, ``k``, ``v`` are (N, H, D) = (tokens, heads, head dim), one dtype (fp32, bf16 or fp16;
 half inputs are accumulated in fp32). Segment layout is CSR: tokens sorted by segment and
 ``offsets`` (S + 1,) with ``offsets[s]`` the first token of segment ``s``; zero-length segments are
-allowed. Values of index tensors are checked on CPU; on CUDA they are trusted (checking would sync).
+allowed. Values of index tensors are checked on CPU; on CUDA (and while compiling or exporting) they are trusted.
 Under ``torch.autocast`` the ops behave like autocast's lower-precision ops: float32 q, k, v are cast to
 the autocast dtype, and the op itself runs with autocast off (its fp32 accumulation stays fp32).
 
@@ -51,7 +51,7 @@ def _check_offsets(op: str, offsets: torch.Tensor, num_tokens: int, device: torc
     if offsets.device != device:
         raise ValueError(f"{op}: offsets are on {offsets.device} but q is on {device}")
     offsets = offsets.long()
-    if offsets.device.type == "cpu":
+    if offsets.device.type == "cpu" and not torch.compiler.is_compiling():  # values unknown in export
         if offsets[0] != 0 or offsets[-1] != num_tokens:
             got = f"{int(offsets[0])} .. {int(offsets[-1])}"
             raise ValueError(f"{op}: offsets must start at 0 and end at N = {num_tokens}, got {got}")
@@ -84,7 +84,12 @@ def default_scale(head_dim: int) -> float:
 
 
 def segment_ids(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
-    """(N,) int64 segment of every token for CSR ``offsets`` (no host sync)."""
+    """(N,) int64 segment of every token for CSR ``offsets`` (no host sync). While exporting to ONNX, which has
+    no ``searchsorted``: the number of segment ends at or before each token, by a scatter-add and a prefix sum."""
+    if torch.onnx.is_in_onnx_export():
+        ends = torch.zeros(num_tokens + 1, dtype=torch.long, device=offsets.device)
+        ends = ends.scatter_add(0, offsets[1:].long(), torch.ones_like(offsets[1:], dtype=torch.long))
+        return ends.cumsum(0)[:num_tokens]
     tokens = torch.arange(num_tokens, device=offsets.device)
     return torch.searchsorted(offsets[1:].contiguous(), tokens, right=True)
 
@@ -165,17 +170,27 @@ def set_attention_reference(q, k, v, set_index, ignore, scale):
     return result.index_copy(0, flat[writer], out.reshape(-1, heads, dim)[writer]).to(q.dtype)
 
 
+def _segment_sum(values: torch.Tensor, seg: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """(S, ...) sums of ``values`` (N, ...) per segment ``seg`` (N,) by ``index_add``; while exporting to ONNX by
+    an element scatter-add (ONNX's ``index_add`` overwrites repeated rows)."""
+    out = values.new_zeros(num_segments, *values.shape[1:])
+    if torch.onnx.is_in_onnx_export():
+        return out.scatter_add(0, seg.view(-1, *[1] * (values.dim() - 1)).expand(values.shape), values)
+    return out.index_add(0, seg, values)
+
+
 def linear_attention_reference(q, k, v, offsets, feature_map, eps):
     """Linear attention per segment and head: KV = sum phi(k)^T v, z = sum phi(k),
-    y = phi(q) KV / (phi(q) . z + eps), with the sums done by ``index_add`` of per-token outer products."""
+    y = phi(q) KV / (phi(q) . z + eps), with the sums done by ``index_add`` of per-token outer products
+    (element scatters while exporting to ONNX, whose ``index_add`` overwrites repeated rows)."""
     n, heads, dim = q.shape
     dtype = _compute_dtype(q)
-    num_segments = offsets.numel() - 1
+    num_segments = offsets.shape[0] - 1  # not numel(): the export keeps shapes dynamic
     seg = segment_ids(offsets, n)
     phi = feature_map_fn(feature_map)
     fq, fk, vv = phi(q.to(dtype)), phi(k.to(dtype)), v.to(dtype)
-    kv = fq.new_zeros(num_segments, heads, dim, dim).index_add(0, seg, fk[..., :, None] * vv[..., None, :])
-    z = fq.new_zeros(num_segments, heads, dim).index_add(0, seg, fk)
+    kv = _segment_sum(fk[..., :, None] * vv[..., None, :], seg, num_segments)
+    z = _segment_sum(fk, seg, num_segments)
     numerator = torch.einsum("nhd,nhde->nhe", fq, kv[seg])
     denominator = (fq * z[seg]).sum(-1, keepdim=True) + eps
     return (numerator / denominator).to(q.dtype)

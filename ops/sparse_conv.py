@@ -58,7 +58,7 @@ def sparse_conv_neighbors(
 def _gather_conv_torch(features: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
     """(M, C) sum over offsets k of ``weight[k] * features[neighbors[:, k]]`` (-1 neighbours give 0)."""
     padded = torch.cat([features, features.new_zeros(1, features.shape[1])])  # row M: the empty neighbour
-    rows = torch.where(neighbors >= 0, neighbors, len(features))
+    rows = torch.where(neighbors >= 0, neighbors, features.shape[0])  # not len(): an export keeps M dynamic
     out = features.new_zeros(features.shape)
     for k in range(weight.shape[0]):
         out += padded[rows[:, k]] * weight[k]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU check: the GPU tests, the attention benchmarks in fp32 and bf16, one training step of each detector
-# and the ops benchmarks, each under its own time limit, all within --budget seconds (default 420 = 7 min).
+# GPU check: the GPU tests, the attention benchmarks in fp32 and bf16, one training step of each detector,
+# the ops benchmarks and the RPE attention benchmark, each under its own time limit, all within --budget
+# seconds (default 420 = 7 min).
 #
 #   bash tools/device_check.sh [--dry-run] [--out DIR] [--wheels DIR] [--budget SECONDS]
 #
@@ -134,6 +135,7 @@ step forward_backward 90 "mmengine" "$PY" tools/device_forward.py --device cuda 
   --json "$OUT_DIR/forward_backward.json" "${FORWARD[@]}"
 pytest_step ops_tests 150 "${COLLECT[@]}" -m "not gpu" --durations=10 tests/ops
 step bench_ops 60 "" "$PY" tools/benchmark.py ops --device cuda --json "$OUT_DIR/bench_ops.json" "${BENCH[@]}"
+step bench_rpe 90 "" "$PY" tools/benchmark.py rpe --device cuda --json "$OUT_DIR/bench_rpe.json" "${BENCH[@]}"
 
 "$PY" tools/device_report.py "$RECORDS" "$OUT_DIR" --budget "$BUDGET" "${REPORT[@]}" || exit 1
 if awk -F '\t' '$2 == "failed" || $2 == "timeout" || $2 == "not run" { bad = 1 } END { exit !bad }' "$RECORDS"; then

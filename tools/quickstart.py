@@ -1,4 +1,7 @@
-"""python tools/quickstart.py [--task det|seg] [--model dsvt|flatformer|scatterformer] = voxformer quickstart ..."""
+"""python tools/quickstart.py [--task det|seg] [--model MODEL] = voxformer quickstart ...
+
+det models: dsvt (default), flatformer, scatterformer; seg models: unet (default), sphereformer.
+"""
 
 import sys
 

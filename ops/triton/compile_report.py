@@ -9,8 +9,10 @@ ptxas runs for every case and its log is read.
 Covered, to keep the run to a few minutes on two cores: the attention kernels at every tile the dispatchers
 pick, both variants (``GATHER``, ``ELU``) and head dims 16 .. 128 (``BLOCK_D`` 16, 32, 64, 128) in bf16 for
 ``sm_90`` (``FULL``); for the other (target, dtype) pairs (fp32, fp16 on ``sm_90``; fp32, bf16, fp16 on
-``sm_80``) the same tiles and variants at head dim 32 only (``SUBSET_HEAD_DIMS``). The depth-wise convolution
-is compiled at every ``BLOCK_C`` for every dtype and target.
+``sm_80``) the same tiles and variants at head dim 32 only (``SUBSET_HEAD_DIMS``). The RPE attention kernels
+(``attention_rpe``) are compiled at every tile they pick, the radial variant at head dims 16 and 64 and the cubic
+one at 16 in bf16 for ``sm_90``, the radial variant at head dim 16 in fp32 for both targets. The depth-wise
+convolution is compiled at every ``BLOCK_C`` for every dtype and target.
 """
 
 from __future__ import annotations
@@ -111,6 +113,35 @@ def _softmax_cases(arch: int, dtype: torch.dtype, head_dims) -> Iterator[Case]:
                     yield _case(module, kernel, arch, t, signature, meta, warps, 2)
 
 
+# (AXES, TOTAL_AXES) of the RPE kernels: radial windows (θ, β positions + the range split, the larger kernel),
+# cubic windows (x, y, z positions)
+RPE_VARIANTS = ((2, 3), (3, 3))
+RPE_SUBSET_HEAD_DIMS = (16,)  # SphereFormer's head dim
+RPE_FULL_HEAD_DIMS = (16, 64)
+
+
+def _rpe_cases(arch: int, dtype: torch.dtype, head_dims, variants=RPE_VARIANTS) -> Iterator[Case]:
+    from . import attention_rpe as module
+
+    t = _TYPES[dtype]
+    bins = _pointers("POS", "i32") | _pointers("RNG", "fp32")
+    tail = _pointers("SEG", "i32") | _pointers("SEG_START", "i64")
+    tail |= _scalars("num_tokens num_heads head_dim length", "i32") | _scalars("scale unit", "fp32")
+    inputs = _pointers("Q K V", t) | _pointers("PQ PK", "fp32") | bins
+    backward = inputs | _pointers("DO", t) | _pointers("DMASS LSE DELTA", "fp32")
+    signatures = {
+        "_rpe_fwd_kernel": inputs | _pointers("OUT LSE MASS", "fp32") | tail,
+        "_rpe_bwd_dq_kernel": backward | _pointers("DQ", t) | _pointers("DPQ", "fp32") | tail,
+        "_rpe_bwd_dkv_kernel": backward | _pointers("DK DV", t) | _pointers("DPK", "fp32") | tail,
+    }
+    for axes, total_axes in variants:
+        for head_dim in head_dims:
+            for block_m, block_n, block_d, warps in module.launch_configs(head_dim, dtype):
+                meta = module.kernel_meta(axes, total_axes, block_m, block_n, block_d, dtype)
+                for kernel, signature in signatures.items():
+                    yield _case(module, kernel, arch, t, signature, meta, warps, 2)
+
+
 def _linear_cases(arch: int, dtype: torch.dtype, head_dims) -> Iterator[Case]:
     from . import attention_linear as module
 
@@ -165,6 +196,11 @@ def cases() -> list[Case]:
         for dtype in ATTENTION_DTYPES:
             head_dims = HEAD_DIMS if (arch, dtype) == FULL else SUBSET_HEAD_DIMS
             found += [*_softmax_cases(arch, dtype, head_dims), *_linear_cases(arch, dtype, head_dims)]
+            if (arch, dtype) == FULL:
+                found += _rpe_cases(arch, dtype, RPE_FULL_HEAD_DIMS, RPE_VARIANTS[:1])
+                found += _rpe_cases(arch, dtype, (16,))
+            elif dtype == torch.float32:
+                found += _rpe_cases(arch, dtype, RPE_SUBSET_HEAD_DIMS, RPE_VARIANTS[:1])
         for dtype in CONV_DTYPES:
             found += _conv_cases(arch, dtype)
     return list(dict.fromkeys(found))  # the same configuration reached twice is compiled once

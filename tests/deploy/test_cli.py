@@ -1,6 +1,8 @@
 """``voxformer export`` and ``voxformer infer --backend onnxruntime``: same JSON boxes; bad input as one line."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import torch
 
 from voxformer.cli import main
 from voxformer.deploy import OnnxDetector, export_model
-from voxformer.deploy.export import example_scan
+from voxformer.deploy.export import NOT_EXPORTABLE, example_scan
 from voxformer.errors import VoxformerError
 
 from .conftest import QUICK, build
@@ -49,46 +51,52 @@ def test_checkpoint_of_another_config_is_refused(tmp_path, checkpoint, capsys):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_onnx_file_of_another_config_is_refused(exported):
-    _, dsvt_path = exported("dsvt_pillar")
-    flatformer = build(QUICK["flatformer"])
-    with pytest.raises(VoxformerError, match=rf"{dsvt_path.name}.*exported from config dsvt_synthetic_quick.py"):
-        OnnxDetector(dsvt_path, flatformer)
+def test_onnx_file_of_another_config_is_refused(tmp_path, exported, checkpoint, capsys):
+    _, flatformer_path = exported("flatformer")
+    scan = tmp_path / "scan.bin"
+    example_scan(build(DSVT).cfg, 500, 1).numpy().tofile(scan)
+    command = ["infer", str(scan), "--config", DSVT, "--checkpoint", str(checkpoint), "--backend", "onnxruntime"]
+    assert main([*command, "--onnx", str(flatformer_path), "--pred-dir", str(tmp_path)]) != 0
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert f"{flatformer_path.name}: exported from config flatformer_synthetic_quick.py" in error
 
 
-def test_fixed_shape_export_refuses_a_larger_scan(tmp_path):
-    model = build(DSVT)
-    small = example_scan(model.cfg, 1000, 3)
-    path = export_model(model, model.cfg, tmp_path / "static.onnx", static=True, points=small)
-    runtime = OnnxDetector(path, model)
-    assert runtime.raw_outputs(small)[0]["heatmap"].shape[0] == 1  # the tracing scan itself runs
-    with pytest.raises(VoxformerError, match=r"static\.onnx: exported with a fixed shape of \d+ points"):
-        runtime.raw_outputs(example_scan(model.cfg, 3000, 4))
+def test_fixed_shape_export_refuses_a_scan_with_more_voxels(tmp_path, checkpoint, capsys):
+    static = tmp_path / "static.onnx"
+    assert main(["export", DSVT, str(checkpoint), "--out", str(static), "--static"]) == 0
+    cfg = build(DSVT).cfg
+    command = ["--config", DSVT, "--checkpoint", str(checkpoint), "--backend", "onnxruntime", "--onnx", str(static)]
+    for name, points in (("traced.bin", example_scan(cfg)), ("larger.bin", example_scan(cfg, 6000, 4))):
+        points.numpy().tofile(tmp_path / name)
+    assert main(["infer", str(tmp_path / "traced.bin"), *command, "--pred-dir", str(tmp_path)]) == 0  # its own size
+    capsys.readouterr()
+    assert main(["infer", str(tmp_path / "larger.bin"), *command, "--pred-dir", str(tmp_path)]) != 0
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert re.search(r"static\.onnx: exported with a fixed shape of \d+ voxels, the scan has \d+", error)
 
 
 @pytest.mark.parametrize(
-    ("config", "reason"),
-    [
-        ("configs/scatterformer/scatterformer_synthetic_quick.py", "searchsorted"),
-        ("configs/dsvt/dsvt_voxel_waymo.py", "data-dependent unique"),
-    ],
+    "config",
+    ["configs/centerpoint/centerpoint_voxel_waymo.py", "configs/scatterformer/scatterformer_waymo.py"],
 )
-def test_unexportable_models_are_refused_before_tracing(tmp_path, config, reason):
+def test_spconv_models_are_refused_before_tracing(tmp_path, config):
+    pytest.importorskip("spconv")
     from voxformer.apis.inference import init_detector
 
     model = init_detector(config)
-    with pytest.raises(VoxformerError, match=reason):
+    with pytest.raises(VoxformerError, match=rf"{Path(config).name}: cannot export .*spconv"):
         export_model(model, model.cfg, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_spconv_baseline_is_refused(tmp_path):
-    pytest.importorskip("spconv")
-    from voxformer.apis.inference import init_detector
-
-    model = init_detector("configs/centerpoint/centerpoint_voxel_waymo.py")
-    with pytest.raises(VoxformerError, match="centerpoint_voxel_waymo.py: cannot export .*spconv"):
+def test_a_module_listed_as_not_exportable_is_refused_before_tracing(tmp_path, monkeypatch):
+    monkeypatch.setitem(NOT_EXPORTABLE, "DSVT", "a reason of its own")
+    model = build(DSVT)
+    with pytest.raises(VoxformerError, match=r"dsvt_synthetic_quick.py: cannot export backbone3d \(DSVT\): a reason"):
         export_model(model, model.cfg, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_infer_onnxruntime_needs_the_file(tmp_path, checkpoint, capsys):
@@ -152,3 +160,13 @@ def test_onnx_file_without_voxformer_metadata_is_refused(tmp_path):
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), plain)
     with pytest.raises(VoxformerError, match=r"plain\.onnx: not a file of voxformer export"):
         OnnxDetector(plain, build(DSVT))
+
+
+def test_a_partition_the_runtime_cannot_rebuild_is_refused_before_tracing(tmp_path, monkeypatch):
+    from voxformer.deploy import indexing
+
+    monkeypatch.delitem(indexing.BUILDERS, "neighbours")
+    model = build(QUICK["scatterformer"])
+    with pytest.raises(VoxformerError, match=r"scatterformer_synthetic_quick.py: .* partition 'neighbours'"):
+        export_model(model, model.cfg, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()

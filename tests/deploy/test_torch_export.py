@@ -1,7 +1,9 @@
-"""``--format torch-export``: the same graph as a ``torch.export`` program; one file serves two scan sizes."""
+"""``--format torch-export``: the same graph as a ``torch.export`` program; one file serves two scan sizes (a
+pillar model and a pooled one, whose pooled levels' partitions are inputs too)."""
 
 import json
 
+import pytest
 import torch
 
 from voxformer.deploy import config_hash, export_model
@@ -11,8 +13,9 @@ from voxformer.deploy.indexing import record_plan
 from .conftest import QUICK, build
 
 
-def test_torch_export_program_matches_pytorch_on_two_sizes(tmp_path):
-    model = build(QUICK["dsvt_pillar"])
+@pytest.mark.parametrize("family", ["dsvt_pillar", "scatterformer"])
+def test_torch_export_program_matches_pytorch_on_two_sizes(tmp_path, family):
+    model = build(QUICK[family])
     path = export_model(model, model.cfg, tmp_path / "model.pt2", fmt="torch-export")
     extra = {"voxformer_metadata.json": ""}
     program = torch.export.load(str(path), extra_files=extra).module()

@@ -13,12 +13,17 @@ from voxformer.structures.det3d_sample import Det3DSample
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
 FAMILIES = ("dsvt", "flatformer", "scatterformer", "centerpoint")
-CONFIGS = sorted(str(p.relative_to(CONFIG_ROOT)) for family in FAMILIES for p in (CONFIG_ROOT / family).glob("*.py"))
+MIXED_FAMILIES = ("sphereformer",)  # folders of detectors and segmentors: their detectors are tested here
+CONFIGS = sorted(
+    [str(p.relative_to(CONFIG_ROOT)) for family in FAMILIES for p in (CONFIG_ROOT / family).glob("*.py")]
+    + [str(p.relative_to(CONFIG_ROOT)) for family in MIXED_FAMILIES for p in (CONFIG_ROOT / family).glob("*.py")
+       if Config.fromfile(p).model.type == "VoxelDetector"]
+)
 REDUCED_CELLS = 48  # x and y cells of the reduced grid: fits every configured window
 
 
 def _needs_spconv(cfg) -> bool:
-    return cfg.model.backbone3d.type == "SparseResNet8x"
+    return cfg.model.backbone3d.type in ("SparseResNet8x", "SphereFormerResNet8x")
 
 
 def _load(name):
@@ -29,7 +34,7 @@ def _load(name):
 
 
 def test_every_family_has_configs():
-    for family in FAMILIES:
+    for family in FAMILIES + MIXED_FAMILIES:
         assert any(c.startswith(family + "/") for c in CONFIGS), family
     for quick in (
         "dsvt/dsvt_synthetic_quick.py",

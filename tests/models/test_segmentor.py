@@ -227,14 +227,27 @@ def test_a_bad_tta_view_is_a_config_error():
         _segmentor(tta_views=[dict(rotate=1.0)])
 
 
-SEG_CONFIGS = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "configs" / "segmentation").glob("*.py"))
+CONFIG_ROOT = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _segmentation_configs():
+    """configs/segmentation/*.py and the segmentors among configs/sphereformer/*.py (it holds a detector too)."""
+    from mmengine.config import Config
+
+    mixed = (CONFIG_ROOT / "sphereformer").glob("*.py")
+    paths = [*(CONFIG_ROOT / "segmentation").glob("*.py"),
+             *(p for p in mixed if Config.fromfile(p).model.type == "VoxelSegmentor")]
+    return sorted(str(p.relative_to(CONFIG_ROOT)) for p in paths)
+
+
+SEG_CONFIGS = _segmentation_configs()
 
 
 @pytest.mark.parametrize("name", SEG_CONFIGS)
 def test_segmentation_configs_build_and_agree_with_their_datasets(name):
     from mmengine.config import Config
 
-    cfg = Config.fromfile(Path(__file__).resolve().parents[2] / "configs" / "segmentation" / name)
+    cfg = Config.fromfile(CONFIG_ROOT / name)
     assert cfg.default_scope == "voxformer"
     grid = cfg.model.data_preprocessor.point_cloud_range
     for loader in (cfg.train_dataloader, cfg.val_dataloader):

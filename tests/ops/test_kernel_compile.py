@@ -51,6 +51,9 @@ def test_the_kernel_scan_finds_the_known_entry_kernels():
         ("attention_linear", "_piece_kernel"),
         ("attention_linear", "_split_output_kernel"),
         ("depthwise_conv", "_gather_conv_kernel"),
+        ("attention_rpe", "_rpe_fwd_kernel"),
+        ("attention_rpe", "_rpe_bwd_dq_kernel"),
+        ("attention_rpe", "_rpe_bwd_dkv_kernel"),
     }
     found = entry_kernels()
     assert known <= found

@@ -1,4 +1,7 @@
-"""``voxformer evaluate {kitti,waymo,nuscenes,semantickitti}``: score saved predictions against ground truth offline."""
+"""``voxformer evaluate {kitti,waymo,nuscenes,semantickitti,lidar-boxes}``: score saved predictions offline.
+
+``kitti --fp-per-frame`` and ``lidar-boxes`` give recall and unmatched detections per frame on a few real
+scans (:mod:`voxformer.evaluation.frame_recall`) instead of AP."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from voxformer.errors import VoxformerError
 NAME = "evaluate"
 HELP = (
     "score saved predictions offline (KITTI label files, Waymo metrics.Objects .bin, nuScenes results JSON, "
-    "SemanticKITTI .label / .npy per-point labels)"
+    "SemanticKITTI .label / .npy per-point labels); recall and unmatched detections per frame on real scans "
+    "(kitti --fp-per-frame, lidar-boxes)"
 )
 
 
@@ -29,6 +33,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "KITTI's camera-frame overlaps (per-pair IoU moves by up to ~0.01): leave it out for the official AP",
     )
     kitti.add_argument("--classes", nargs="+", default=["Car", "Pedestrian", "Cyclist"])
+    kitti.add_argument(
+        "--fp-per-frame",
+        action="store_true",
+        help="instead of AP: recall per class in range and unmatched detections per frame in range and in the "
+        "camera's view (docs/real_frames.md); needs --calib-dir; predictions may be `voxformer infer` JSON",
+    )
+    kitti.add_argument(
+        "--image-size",
+        nargs=2,
+        type=int,
+        metavar=("W", "H"),
+        default=None,
+        help="image size for the camera's view with --fp-per-frame (default 1242 375, KITTI's usual)",
+    )
+    lidar_boxes = sub.add_parser(
+        "lidar-boxes",
+        help="LiDAR-frame ground-truth boxes JSON (e.g. the nuScenes keyframe's) against `voxformer infer` JSON: "
+        "recall per class in range and unmatched detections per frame (360 deg, no camera)",
+    )
+    lidar_boxes.add_argument("--gt", nargs="+", required=True, help='ground-truth files {"boxes": [{name, box}]}')
+    lidar_boxes.add_argument("--pred", nargs="+", required=True, help="prediction files, one per --gt, same order")
+    lidar_boxes.add_argument(
+        "--classes",
+        nargs="+",
+        default=["Car", "Pedestrian", "Cyclist"],
+        help="evaluated classes; nuScenes car, pedestrian and bicycle count as Car, Pedestrian and Cyclist",
+    )
+    for frames_parser in (kitti, lidar_boxes):
+        frames_parser.add_argument(
+            "--score-thr", type=float, default=0.3, help="recall / unmatched: detections scoring at least this"
+        )
+        where = frames_parser.add_mutually_exclusive_group()
+        where.add_argument(
+            "--range",
+            nargs=4,
+            type=float,
+            metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+            default=None,
+            help="recall / unmatched: the LiDAR-frame BEV range box centres must lie in (default: everywhere)",
+        )
+        where.add_argument("--config", default=None, help="recall / unmatched: take --range from its point_cloud_range")
     waymo = sub.add_parser("waymo", help="Waymo metrics.Objects files (the official tool's inputs)")
     waymo.add_argument("--gt", required=True, help="ground truth .bin")
     waymo.add_argument("--pred", required=True, help="predictions .bin")
@@ -52,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scans (.bin) at the same relative paths, for the ranges of the distance bins and the length check "
         "(default: velodyne/ next to each labels/ folder, when present)",
     )
-    for dataset_parser in (kitti, waymo, nuscenes, semantickitti):
+    for dataset_parser in (kitti, waymo, nuscenes, semantickitti, lidar_boxes):
         dataset_parser.add_argument("--json", default=None, metavar="FILE", help="also write the numbers as JSON")
 
 
@@ -99,6 +144,10 @@ def _evaluate_kitti(args: argparse.Namespace) -> dict:
     label_files = sorted(gt_dir.glob("*.txt"))
     if not label_files:
         raise VoxformerError(f"{gt_dir}: no label .txt files")
+    if args.fp_per_frame:
+        return _kitti_frames(args, label_files)
+    if args.range or args.config or args.image_size:
+        raise VoxformerError("--range, --config and --image-size apply with --fp-per-frame only")
     gt_annos, det_annos = [], []
     for label_file in label_files:
         calib = KittiCalib.from_file(Path(args.calib_dir) / label_file.name) if args.calib_dir else None
@@ -111,6 +160,115 @@ def _evaluate_kitti(args: argparse.Namespace) -> dict:
     results = evaluate_kitti(gt_annos, det_annos, classes=tuple(args.classes))
     print(format_kitti(results))
     return flatten_kitti(results)
+
+
+def _bev_range(args: argparse.Namespace):
+    """(xmin, ymin, xmax, ymax) of ``--range`` or of ``--config``'s point_cloud_range; None for everywhere."""
+    if args.config is None:
+        return None if args.range is None else tuple(args.range)
+    from voxformer.apis.config import load_config
+
+    pc_range = load_config(args.config).get("point_cloud_range")
+    if pc_range is None or len(pc_range) != 6:
+        raise VoxformerError(f"{args.config}: no point_cloud_range [xmin, ymin, zmin, xmax, ymax, zmax] to take")
+    return (pc_range[0], pc_range[1], pc_range[3], pc_range[4])
+
+
+def _score_frames(frames: list, args: argparse.Namespace, bev_range, view: str) -> dict:
+    from voxformer.evaluation.frame_recall import evaluate_frames, format_frames
+
+    result = evaluate_frames(frames, tuple(args.classes), score_thr=args.score_thr)
+    result["range"] = None if bev_range is None else list(bev_range)
+    where = "everywhere" if bev_range is None else "x in [{0:g}, {2:g}), y in [{1:g}, {3:g})".format(*bev_range)
+    print(format_frames(result, f"range {where}, {view}"))
+    return result
+
+
+def _kitti_frames(args: argparse.Namespace, label_files: list[Path]) -> dict:
+    """``evaluate kitti --fp-per-frame``: recall and unmatched detections (voxformer.evaluation.frame_recall)."""
+    from voxformer.evaluation.frame_files import (
+        KITTI_IMAGE_SIZE,
+        class_indices,
+        covered_by,
+        image_boxes,
+        in_camera_view,
+        read_infer_json,
+    )
+    from voxformer.evaluation.frame_recall import Frame, in_bev_range
+    from voxformer.structures import KittiCalib
+
+    if not args.calib_dir:
+        raise VoxformerError("--fp-per-frame needs --calib-dir (the LiDAR frame and the camera's view)")
+    bev_range, classes = _bev_range(args), tuple(args.classes)
+    image_size = tuple(args.image_size) if args.image_size else KITTI_IMAGE_SIZE
+    frames = []
+    for label_file in label_files:
+        calib = KittiCalib.from_file(Path(args.calib_dir) / label_file.name)
+        gt = read_kitti_objects(label_file, with_score=False, calib=calib)
+        found = [Path(args.pred_dir) / f"{label_file.stem}{suffix}" for suffix in (".json", ".txt")]
+        found = [path for path in found if path.is_file()]
+        if len(found) != 1:
+            problem = "no prediction file" if not found else "both a .json and a .txt prediction file"
+            raise VoxformerError(f"{Path(args.pred_dir) / label_file.stem}.json/.txt: {problem} for {label_file}")
+        if found[0].suffix == ".json":
+            boxes, names, scores = read_infer_json(found[0])
+        else:
+            det = read_kitti_objects(found[0], with_score=True, calib=calib)
+            boxes, names, scores = det["boxes_lidar"], det["name"], det["score"]
+        dontcare = gt["name"] == "DontCare"
+        frames.append(
+            Frame(
+                label_file.stem,
+                gt["boxes_lidar"][~dontcare],
+                class_indices(gt["name"][~dontcare], classes),
+                boxes,
+                class_indices(names, classes),
+                scores,
+                gt_in_region=in_bev_range(gt["boxes_lidar"][~dontcare], bev_range),
+                pred_in_region=in_bev_range(boxes, bev_range) & in_camera_view(boxes, calib, image_size),
+                pred_excused=covered_by(image_boxes(boxes, calib, image_size), gt["bbox"][dontcare]),
+            )
+        )
+    return _score_frames(frames, args, bev_range, f"camera view {image_size[0]}x{image_size[1]}")
+
+
+def _evaluate_lidar_boxes(args: argparse.Namespace) -> dict:
+    """``evaluate lidar-boxes``: recall and unmatched detections, 360 deg, nuScenes names mapped."""
+    import numpy as np
+
+    from voxformer.evaluation.frame_files import (
+        NUSCENES_ALIASES,
+        NUSCENES_IGNORED,
+        class_indices,
+        read_boxes_json,
+        read_infer_json,
+    )
+    from voxformer.evaluation.frame_recall import IGNORED, Frame, in_bev_range
+
+    if len(args.gt) != len(args.pred):
+        raise VoxformerError(f"--gt has {len(args.gt)} files and --pred {len(args.pred)}: give one prediction each")
+    bev_range, classes = _bev_range(args), tuple(args.classes)
+    frames = []
+    for gt_file, pred_file in zip(args.gt, args.pred):
+        gt_boxes, gt_names, usable = read_boxes_json(gt_file)
+        gt_class = class_indices(gt_names, classes, NUSCENES_ALIASES)
+        ignored = ~usable | np.isin(np.char.lower(np.asarray(gt_names, str)), NUSCENES_IGNORED)
+        gt_class[ignored] = IGNORED
+        kept = (gt_class >= 0) | ignored  # other classes (barriers, cones) are no objects of interest
+        boxes, names, scores = read_infer_json(pred_file)
+        frames.append(
+            Frame(
+                Path(gt_file).stem,
+                gt_boxes[kept],
+                gt_class[kept],
+                boxes,
+                class_indices(names, classes, NUSCENES_ALIASES),
+                scores,
+                gt_in_region=in_bev_range(gt_boxes[kept], bev_range),
+                pred_in_region=in_bev_range(boxes, bev_range),
+            )
+        )
+    return _score_frames(frames, args, bev_range, "360 deg")
 
 
 def _evaluate_waymo(args: argparse.Namespace) -> dict:
@@ -251,6 +409,7 @@ def run(args: argparse.Namespace) -> int:
         "waymo": _evaluate_waymo,
         "nuscenes": _evaluate_nuscenes,
         "semantickitti": _evaluate_semantickitti,
+        "lidar-boxes": _evaluate_lidar_boxes,
     }[args.dataset]
     results = evaluate(args)
     if args.json:

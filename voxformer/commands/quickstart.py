@@ -2,8 +2,9 @@
 
 Generates the synthetic dataset (kept for reruns), trains a small detector on it (resuming a run
 that was cut short), evaluates it, runs inference on a held-out frame, draws it, and says where
-everything is. ``--task seg`` does the same with the sparse-convolution U-Net segmentor
-(configs/segmentation/unet_synthetic_quick.py): per-class IoU, a label file and GT-vs-prediction pictures.
+everything is. ``--task seg`` does the same with a segmentor: the sparse-convolution U-Net
+(configs/segmentation/unet_synthetic_quick.py, the default) or ``--model sphereformer``
+(configs/sphereformer/sphereformer_synthetic_quick.py): per-class IoU, a label file and GT-vs-prediction pictures.
 """
 
 from __future__ import annotations
@@ -13,19 +14,27 @@ import json
 import time
 from pathlib import Path
 
+from voxformer.errors import ConfigError
+
 NAME = "quickstart"
 HELP = "generate the synthetic dataset, train a small detector on it, evaluate it and draw its predictions"
 
 MODELS = ("dsvt", "flatformer", "scatterformer")
-SEG_CONFIG = Path("configs/segmentation/unet_synthetic_quick.py")
+SEG_CONFIGS = {
+    "unet": Path("configs/segmentation/unet_synthetic_quick.py"),
+    "sphereformer": Path("configs/sphereformer/sphereformer_synthetic_quick.py"),
+}
+DEFAULT_MODEL = {"det": "dsvt", "seg": "unet"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=("det", "seg"), default="det", help="detection or semantic segmentation")
-    parser.add_argument("--model", choices=MODELS, default="dsvt", help="which detector family to train (det)")
+    parser.add_argument("--model", choices=(*MODELS, *SEG_CONFIGS), default=None,
+                        help=f"det: one of {', '.join(MODELS)} (default dsvt); seg: unet (default) or sphereformer")
     parser.add_argument("--data-root", default="data/synthetic", help="where the synthetic dataset is kept")
     parser.add_argument("--frames", type=int, default=400, help="synthetic frames to generate (train + val)")
-    parser.add_argument("--work-dir", help="default work_dirs/quickstart_<model> (seg: work_dirs/quickstart_seg)")
+    parser.add_argument("--work-dir", help="default work_dirs/quickstart_<model> (seg: work_dirs/quickstart_seg, "
+                        "sphereformer: work_dirs/quickstart_seg_sphereformer)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
 
 
@@ -54,8 +63,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     root = Path(args.data_root)
     segmentation = args.task == "seg"
-    config = SEG_CONFIG if segmentation else Path("configs") / args.model / f"{args.model}_synthetic_quick.py"
-    work_dir = Path(args.work_dir or f"work_dirs/quickstart_{'seg' if segmentation else args.model}")
+    model = args.model or DEFAULT_MODEL[args.task]
+    if model not in (SEG_CONFIGS if segmentation else MODELS):
+        choices = ", ".join(SEG_CONFIGS if segmentation else MODELS)
+        raise ConfigError(f"quickstart --model {model} is not a {args.task} model; --task {args.task} takes {choices}")
+    config = SEG_CONFIGS[model] if segmentation else Path("configs") / model / f"{model}_synthetic_quick.py"
+    name = ("seg" if model == "unet" else f"seg_{model}") if segmentation else model
+    work_dir = Path(args.work_dir or f"work_dirs/quickstart_{name}")
     options = list(args.cfg_options)
     load_config(config, options)  # a wrong option fails now, not after the dataset is generated
 

@@ -22,7 +22,7 @@ import torch
 from voxformer.errors import VoxformerError
 
 from .graph import VOXEL_INPUTS, DetectorGraph
-from .indexing import PER_VOXEL_FIELDS, index_inputs, record_plan
+from .indexing import index_inputs, input_axes, record_plan
 
 FORMATS = ("onnx", "torch-export")
 DEFAULT_OPSET = 18  # the lowest with ScatterElements' max reduction (segment maxima)
@@ -34,12 +34,10 @@ METADATA_KEYS = (
     "voxformer_outputs",
 )
 
-# module class name -> why a graph holding it cannot be exported
-NOT_EXPORTABLE = {
-    "AttentionPool3d": "pools voxels onto a coarser grid with a data-dependent unique inside the backbone",
-    "DenseQueryAttentionPool": "pools voxels onto a coarser grid with a data-dependent unique inside the backbone",
-    "ScatterFormer": "its scattered linear attention finds window segments with searchsorted, which ONNX lacks",
-}
+# module class name -> why a graph holding it cannot be exported, refused before tracing. Empty at present: every
+# attention backbone exports (the pooled ones too: their poolings are partitions); spconv modules are refused
+# by their package (:func:`check_exportable`), a partition :mod:`.indexing` cannot rebuild by :func:`record_plan`.
+NOT_EXPORTABLE: dict[str, str] = {}
 
 
 def config_hash(cfg) -> str:
@@ -106,15 +104,13 @@ def graph_inputs(model, plan, points: torch.Tensor) -> dict:
     return named
 
 
-def _dynamic_axes(named: dict) -> dict:
-    """Dynamic axis 0 of every input: ``num_points``, ``num_voxels`` (per-voxel partition fields too) or
-    ``p<i>_rows``, the sets / groups / windows of partition ``i``."""
+def _dynamic_axes(plan, named: dict) -> dict:
+    """Dynamic axis 0 of every input: ``num_points``, ``num_voxels`` (per-voxel partition fields too), a pooled
+    level's ``num_voxels_<k>`` or ``p<i>_rows``, the sets / groups / windows of partition ``i``
+    (:func:`~voxformer.deploy.indexing.input_axes`)."""
     axes = {"points": {0: "num_points"}, "point_to_voxel": {0: "num_points"}, "coords": {0: "num_voxels"}}
-    for name in named:
-        if name not in VOXEL_INPUTS:
-            partition, field = name.split("_", 1)
-            axes[name] = {0: "num_voxels" if field in PER_VOXEL_FIELDS else f"{partition}_rows"}
-    return axes
+    partitions = input_axes(plan, [name for name in named if name not in VOXEL_INPUTS])
+    return {**axes, **{name: {0: axis} for name, axis in partitions.items()}}
 
 
 def export_model(
@@ -146,7 +142,10 @@ def export_model(
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*dynamo=False.*")
         voxelized = model.data_preprocessor(dict(inputs=dict(points=[points])))["inputs"]
-        plan = record_plan(model, voxelized)
+        try:
+            plan = record_plan(model, voxelized)
+        except VoxformerError as error:  # a partition the runtime cannot rebuild: name the config
+            raise VoxformerError(f"{config_name}: {error}") from None
         named = graph_inputs(model, plan, points)
         index_names = [name for name in named if name not in VOXEL_INPUTS]
         graph = DetectorGraph(model, plan, index_names, named["coords"]).eval()
@@ -160,7 +159,7 @@ def export_model(
                     str(out),
                     input_names=graph.input_names,
                     output_names=graph.output_names,
-                    dynamic_axes=_dynamic_axes(named),  # a static file fixes them afterwards
+                    dynamic_axes=_dynamic_axes(plan, named),  # a static file fixes them afterwards
                     opset_version=opset,
                     dynamo=False,
                 )

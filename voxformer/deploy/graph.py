@@ -5,7 +5,8 @@ Inputs, one sample (batch size 1):
 - ``points`` (N, C) float32: the points as the model's test pipeline gives them;
 - ``point_to_voxel`` (N,) int64: each point's row in ``coords``, -1 when outside the range;
 - ``coords`` (M, 4) int32: occupied voxels (batch, z, y, x);
-- ``p<i>_<field>``: the tensor fields of partition ``i`` of the plan (:mod:`voxformer.deploy.indexing`).
+- ``p<i>_<field>``: the tensor fields of partition ``i`` of the plan (:mod:`voxformer.deploy.indexing`), the
+  pooled levels' coordinates and partitions among them.
 
 Outputs: the head's raw maps, ``task<t>_<branch>`` (1, C, H, W) in task then branch order (``heatmap``,
 ``reg``, ``height``, ``dim``, ``rot``, ...), the order :func:`outputs_to_heads` folds them back.
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .indexing import FedCache, build_partitions, voxels_cache
+from .indexing import build_partitions, fed_cache, voxels_cache
 
 VOXEL_INPUTS = ("points", "point_to_voxel", "coords")
 
@@ -28,7 +29,7 @@ class DetectorGraph(nn.Module):
 
     ``plan``: the partition keys (:func:`~voxformer.deploy.indexing.record_plan`); ``index_names``: the names
     of the fed partition tensors, in the order ``forward`` takes them after the voxel inputs;
-    ``example_coords``: voxels whose partitions give the partition types.
+    ``example_coords``: voxels whose partitions give the partition types (per level).
     """
 
     def __init__(self, model, plan: Sequence, index_names: Sequence[str], example_coords: torch.Tensor):
@@ -45,7 +46,7 @@ class DetectorGraph(nn.Module):
         return [*VOXEL_INPUTS, *self.index_names]
 
     def forward(self, points, point_to_voxel, coords, *index_tensors) -> tuple[torch.Tensor, ...]:
-        fed = FedCache(self.plan, self.examples, dict(zip(self.index_names, index_tensors)))
+        fed = fed_cache(self.plan, self.examples, dict(zip(self.index_names, index_tensors)))
         inputs = dict(points=points, point_to_voxel=point_to_voxel, coords=coords, batch_size=1)
         with voxels_cache(self.model, fed):
             heads = self.model(inputs, mode="tensor")

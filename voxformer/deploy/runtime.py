@@ -60,7 +60,7 @@ class OnnxDetector:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def _check_shapes(self, named: dict) -> None:
-        for name in self.input_names:
+        for name in sorted(self.input_names, key=lambda name: name != "coords"):  # voxels first: what users count
             for axis, size in enumerate(self.fixed[name]):
                 if isinstance(size, int) and named[name].shape[axis] != size:
                     what = "voxels" if name == "coords" else "points" if name == "points" else f"rows of {name}"

@@ -8,7 +8,7 @@ layers of a stage compute each once and reuse it.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -22,8 +22,12 @@ class SparseVoxels:
     - ``coords``: (M, 4) int32, columns (batch, z, y, x) (spconv's order); rows are unique.
     - ``sparse_shape``: (Z, Y, X), derived from the point-cloud range and voxel size.
     - ``batch_size``: B (samples may hold no voxel).
-    - ``cache``: what :meth:`windows`, :meth:`dsvt_sets`, :meth:`flat_groups` and :meth:`neighbours`
-      computed, keyed by their name and arguments; shared by :meth:`replace_features`.
+    - ``cache``: what :meth:`windows`, :meth:`dsvt_sets`, :meth:`flat_groups`, :meth:`radial_windows`,
+      :meth:`cubic_windows`, :meth:`neighbours` and :meth:`pooling` computed, keyed by their name and
+      arguments; shared by :meth:`replace_features`. The voxels of :meth:`pooled` keep their own cache
+      inside it, under ``("pooled", stride)``.
+    - ``xyz``: optional (M, 3) float sensor-frame position of each voxel (the mean of its points, as the
+      voxel encoders give it; SphereFormer's windows use it), or None; kept by :meth:`replace_features`.
     """
 
     def __init__(
@@ -33,6 +37,7 @@ class SparseVoxels:
         sparse_shape: Sequence[int],
         batch_size: int,
         cache: dict | None = None,
+        xyz: torch.Tensor | None = None,
     ):
         if coords.dim() != 2 or coords.shape[1] != 4:
             raise ValueError(f"coords: expected (M, 4) (batch, z, y, x), got {tuple(coords.shape)}")
@@ -47,6 +52,9 @@ class SparseVoxels:
         self.sparse_shape = tuple(int(s) for s in sparse_shape)
         self.batch_size = int(batch_size)
         self.cache = {} if cache is None else cache
+        if xyz is not None and tuple(xyz.shape) != (coords.shape[0], 3):
+            raise ValueError(f"xyz: expected (M, 3) with M = {coords.shape[0]}, got {tuple(xyz.shape)}")
+        self.xyz = xyz
 
     @classmethod
     def from_lists(
@@ -82,13 +90,15 @@ class SparseVoxels:
 
     def to(self, *args, **kwargs) -> SparseVoxels:
         """Move features and coords; the cache is dropped (it holds device tensors)."""
+        xyz = None if self.xyz is None else self.xyz.to(*args, **kwargs)
         return SparseVoxels(
-            self.features.to(*args, **kwargs), self.coords.to(*args, **kwargs), self.sparse_shape, self.batch_size
+            self.features.to(*args, **kwargs), self.coords.to(*args, **kwargs), self.sparse_shape, self.batch_size,
+            xyz=xyz,
         )
 
     def replace_features(self, features: torch.Tensor) -> SparseVoxels:
-        """Same voxels, new (M, C') features; coordinates and partition cache are shared."""
-        return SparseVoxels(features, self.coords, self.sparse_shape, self.batch_size, cache=self.cache)
+        """Same voxels, new (M, C') features; coordinates, ``xyz`` and partition cache are shared."""
+        return SparseVoxels(features, self.coords, self.sparse_shape, self.batch_size, cache=self.cache, xyz=self.xyz)
 
     def partition(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """What is stored under ``key``, building it with ``build()`` on first use (the typed methods
@@ -149,6 +159,32 @@ class SparseVoxels:
             ),
         )
 
+    def radial_windows(self, window_size: Sequence[float]) -> ops.WindowPartition:
+        """:func:`voxformer.ops.radial_window_partition` of these voxels at their sensor-frame ``xyz`` by
+        (dθ°, dβ°, dr m) windows."""
+        size = _floats(window_size)
+        return self.partition(
+            ("radial_windows", size),
+            lambda: ops.radial_window_partition(self._positions(), self.coords[:, 0], size, self.batch_size),
+        )
+
+    def cubic_windows(self, window_size: Sequence[float], origin: Sequence[float] | None = None) -> ops.WindowPartition:
+        """:func:`voxformer.ops.cubic_window_partition` of these voxels at their ``xyz`` by (wx, wy, wz) metre
+        windows from ``origin`` (default: the minimum of ``xyz``)."""
+        size = _floats(window_size)
+        start = None if origin is None else _floats(origin)
+        return self.partition(
+            ("cubic_windows", size, start),
+            lambda: ops.cubic_window_partition(
+                self._positions(), self.coords[:, 0], size, self.batch_size, origin=start
+            ),
+        )
+
+    def _positions(self) -> torch.Tensor:
+        if self.xyz is None:
+            raise ValueError("xyz: these voxels carry no positions (SparseVoxels(xyz=...)), needed by float windows")
+        return self.xyz
+
     def _cached_rows(self, head: tuple) -> int | None:
         """Rows (sets or groups) of a cached partition whose key starts with ``head``: the count does not
         depend on the order (axis, shift) the rest of the key names; None when none is cached."""
@@ -164,6 +200,28 @@ class SparseVoxels:
             ("neighbours", kernel_size),
             lambda: ops.sparse_conv_neighbors(self.coords, self.sparse_shape, kernel_size),
         )
+
+    def pooling(self, stride: Sequence[int]) -> VoxelPooling:
+        """These voxels grouped by the cells of a grid coarser by ``stride`` (sz, sy, sx): the windows of
+        :meth:`windows` (``stride``), one pooled voxel per non-empty window, in ascending (b, z, y, x) order."""
+        stride = _ints(stride)
+
+        def build() -> VoxelPooling:
+            windows = self.windows(stride)
+            first = windows.order[windows.offsets[:-1]]  # a voxel of each window, in window-id order
+            coords = ops.decode_voxel_keys(windows.window_id[first], pooled_shape(self.sparse_shape, stride))
+            return VoxelPooling(windows.segment, coords)
+
+        return self.partition(("pooling", stride), build)
+
+    def pooled(self, stride: Sequence[int], features: torch.Tensor) -> SparseVoxels:
+        """The voxels of :meth:`pooling` (``stride``) with ``features`` (P, C) on the coarser grid; their
+        partition cache is kept in this one's under ``("pooled", stride)``, so a cache supplied for these
+        voxels supplies theirs too."""
+        stride = _ints(stride)
+        coords = self.pooling(stride).coords
+        cache = self.partition(("pooled", stride), dict)
+        return SparseVoxels(features, coords, pooled_shape(self.sparse_shape, stride), self.batch_size, cache)
 
     def flat_index(self) -> torch.Tensor:
         """(M,) int64 index of each voxel in a flattened (B, Z, Y, X) grid (its voxel key)."""
@@ -191,6 +249,24 @@ class SparseVoxels:
         return cls(features, coords, dense.shape[2:], dense.shape[0])
 
 
+class VoxelPooling(NamedTuple):
+    """Voxels grouped by coarser cells (:meth:`SparseVoxels.pooling`): ``inverse`` (M,) int64 the row in
+    ``coords`` of each voxel's cell; ``coords`` (P, 4) int32 the occupied cells (b, z // sz, y // sy, x // sx)."""
+
+    inverse: torch.Tensor
+    coords: torch.Tensor
+
+
+def pooled_shape(sparse_shape: Sequence[int], stride: Sequence[int]) -> tuple[int, int, int]:
+    """(Z, Y, X) after pooling by ``stride`` (sz, sy, sx): ceil division per axis."""
+    return tuple(-(-int(s) // int(k)) for s, k in zip(sparse_shape, stride))
+
+
 def _ints(values: Sequence[int]) -> tuple[int, ...]:
     """A hashable cache-key part for a shape, shift or kernel size."""
     return tuple(int(v) for v in values)
+
+
+def _floats(values: Sequence[float]) -> tuple[float, ...]:
+    """A hashable cache-key part for a window size or origin in metres / degrees."""
+    return tuple(float(v) for v in values)

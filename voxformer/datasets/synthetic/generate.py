@@ -24,9 +24,12 @@ class SyntheticFrame:
     point_labels: np.ndarray
 
 
-def generate_frame(seed: int, index: int, sensor: str = "hdl64", counts: dict | None = None) -> SyntheticFrame:
-    """Frame ``index`` of the dataset with ``seed``: same arguments, same bytes."""
-    model = get_sensor(sensor)
+def generate_frame(
+    seed: int, index: int, sensor: str = "hdl64", counts: dict | None = None, mount_height: float | None = None
+) -> SyntheticFrame:
+    """Frame ``index`` of the dataset with ``seed``: same arguments, same bytes. ``mount_height`` (m)
+    replaces the sensor preset's."""
+    model = get_sensor(sensor, mount_height)
     rng = np.random.default_rng([seed, index])
     scene = build_scene(rng, model.mount_height, counts)
     raycast = cast(scene, model, rng)

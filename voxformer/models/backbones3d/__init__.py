@@ -1,6 +1,7 @@
 """3D backbones: take and return :class:`~voxformer.structures.SparseVoxels` (one family per file).
 
-``SparseResNet8x`` and ``SparseUNet`` import spconv only when built, so the attention backbones work without it.
+``SparseResNet8x``, ``SparseUNet`` and the SphereFormer backbones import spconv only when built, so the attention
+backbones work without it.
 """
 
 from .attention_pool import AttentionPool3d, DenseQueryAttentionPool, pooled_shape
@@ -12,6 +13,8 @@ from .scatterformer import ScatterFormer
 from .scatterformer_official import ScatterFormerOfficial
 from .sparse_resnet import SparseResNet8x
 from .sparse_unet import SparseUNet
+from .sphereformer import SphereFormerBlock
+from .sphereformer_nets import SphereFormerResNet8x, SphereFormerUNet
 
 __all__ = [
     "DSVT",
@@ -24,6 +27,9 @@ __all__ = [
     "ScatterFormerOfficial",
     "SparseResNet8x",
     "SparseUNet",
+    "SphereFormerBlock",
+    "SphereFormerResNet8x",
+    "SphereFormerUNet",
     "interleaved_sinusoidal_position",
     "pooled_shape",
     "sinusoidal_position",

@@ -6,6 +6,9 @@ keys: slots + a learned slot embedding; values: slots; multi-head attention with
 on the empty slots; output LN(attention + query). Used by DSVT's voxel variant (z strides), by
 ScatterFormer between stages and to collapse each pillar's voxels to BEV (stride (Z, 1, 1)).
 :class:`DenseQueryAttentionPool` is the published DSVT-V pooling: every slot takes part, empty ones as zeros.
+
+Which cell each voxel joins, and the pooled coordinates, come from the voxels' partition cache
+(:meth:`SparseVoxels.pooling`), so the pooling itself holds no data-dependent indexing (it exports).
 """
 
 from __future__ import annotations
@@ -16,13 +19,10 @@ import torch
 from torch import nn
 
 from voxformer.errors import ConfigError
-from voxformer.ops import decode_voxel_keys, encode_voxel_keys
 from voxformer.structures import SparseVoxels
+from voxformer.structures.sparse_voxels import pooled_shape
 
-
-def pooled_shape(sparse_shape: Sequence[int], stride: Sequence[int]) -> tuple[int, int, int]:
-    """(Z, Y, X) after pooling by ``stride`` (sz, sy, sx): ceil division per axis."""
-    return tuple(-(-int(s) // int(k)) for s, k in zip(sparse_shape, stride))
+__all__ = ["AttentionPool3d", "DenseQueryAttentionPool", "pooled_shape"]
 
 
 class AttentionPool3d(nn.Module):
@@ -41,26 +41,22 @@ class AttentionPool3d(nn.Module):
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         sz, sy, sx = self.stride
-        shape = pooled_shape(voxels.sparse_shape, self.stride)
         coords = voxels.coords.long()
-        parent = (coords[:, 0], coords[:, 1] // sz, coords[:, 2] // sy, coords[:, 3] // sx)
         slot = ((coords[:, 1] % sz) * sy + coords[:, 2] % sy) * sx + coords[:, 3] % sx
-        unique_key, inverse = torch.unique(encode_voxel_keys(parent, shape), sorted=True, return_inverse=True)
-        num_pooled, channels = unique_key.numel(), voxels.num_channels
+        pooling = voxels.pooling(self.stride)
+        num_pooled, channels = pooling.coords.shape[0], voxels.num_channels  # no len(): export keeps it dynamic
         if num_pooled == 0:
-            return SparseVoxels(voxels.features, voxels.coords, shape, voxels.batch_size)
+            return voxels.pooled(self.stride, voxels.features)
 
         slots = voxels.features.new_zeros(num_pooled, self.slot_embedding.shape[0], channels)
-        slots[inverse, slot] = voxels.features
+        slots[pooling.inverse, slot] = voxels.features
         empty = torch.ones(num_pooled, self.slot_embedding.shape[0], dtype=torch.bool, device=voxels.device)
-        empty[inverse, slot] = False
+        empty[pooling.inverse, slot] = False
         query = slots.masked_fill(empty[..., None], float("-inf")).amax(dim=1)
         attended, _ = self.attention(
             query[:, None], slots + self.slot_embedding, slots, key_padding_mask=empty, need_weights=False
         )
-        features = self.norm(attended[:, 0] + query)
-
-        return SparseVoxels(features, decode_voxel_keys(unique_key, shape), shape, voxels.batch_size)
+        return voxels.pooled(self.stride, self.norm(attended[:, 0] + query))
 
 
 class DenseQueryAttentionPool(nn.Module):
@@ -85,16 +81,14 @@ class DenseQueryAttentionPool(nn.Module):
 
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         sz, sy, sx = self.stride
-        shape = pooled_shape(voxels.sparse_shape, self.stride)
         coords = voxels.coords.long()
-        parent = (coords[:, 0], coords[:, 1] // sz, coords[:, 2] // sy, coords[:, 3] // sx)
         slot = ((coords[:, 3] % sx) * sy + coords[:, 2] % sy) * sz + coords[:, 1] % sz
-        unique_key, inverse = torch.unique(encode_voxel_keys(parent, shape), sorted=True, return_inverse=True)
-        if unique_key.numel() == 0:
-            return SparseVoxels(voxels.features, voxels.coords, shape, voxels.batch_size)
-        slots = voxels.features.new_zeros(unique_key.numel(), self.pos_embedding.shape[0], voxels.num_channels)
-        slots[inverse, slot] = voxels.features
+        pooling = voxels.pooling(self.stride)
+        num_pooled = pooling.coords.shape[0]
+        if num_pooled == 0:
+            return voxels.pooled(self.stride, voxels.features)
+        slots = voxels.features.new_zeros(num_pooled, self.pos_embedding.shape[0], voxels.num_channels)
+        slots[pooling.inverse, slot] = voxels.features
         query = slots.amax(dim=1, keepdim=True)
         attended, _ = self.self_attn(query, slots + self.pos_embedding, slots, need_weights=False)
-        features = self.norm(attended + query)[:, 0]
-        return SparseVoxels(features, decode_voxel_keys(unique_key, shape), shape, voxels.batch_size)
+        return voxels.pooled(self.stride, self.norm(attended + query)[:, 0])

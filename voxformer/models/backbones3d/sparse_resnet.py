@@ -108,12 +108,23 @@ class SparseResNet8x(nn.Module):
         )
         self.spconv = spconv
 
+    def stage_context(self, voxels: SparseVoxels):
+        """What :meth:`after_stage` needs from the input voxels (subclasses); None here."""
+        return None
+
+    def after_stage(self, index: int, x, context):
+        """Hook on the spconv tensor after each stage (the SphereFormer variant puts its attention after the
+        stride-2 and stride-4 stages); the identity here."""
+        return x
+
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = self.spconv.SparseConvTensor(voxels.features, voxels.coords.int(), self.input_shape, voxels.batch_size)
         x = self.stem(x)
-        for stage in self.stages:
+        context = self.stage_context(voxels)
+        for index, stage in enumerate(self.stages):
             for layer in stage:
                 x = layer(x)
+            x = self.after_stage(index, x, context)
         x = self.out_conv(x)
         return SparseVoxels(x.features, x.indices, x.spatial_shape, voxels.batch_size)
 

@@ -108,13 +108,23 @@ class SparseUNet(nn.Module):
         )
         self.decoder = nn.ModuleList([stage(2 * channels[i], channels[i], f"subm{i}") for i in range(levels - 1)])
 
+    def encoder_context(self, voxels: SparseVoxels):
+        """What :meth:`after_encoder_level` needs from the input voxels (subclasses); None here."""
+        return None
+
+    def after_encoder_level(self, level: int, x, context):
+        """Hook on the spconv tensor after each encoder level's residual blocks (the SphereFormer U-Net puts its
+        attention here); the identity here."""
+        return x
+
     def forward(self, voxels: SparseVoxels) -> SparseVoxels:
         x = self.spconv.SparseConvTensor(voxels.features, voxels.coords.int(), self.sparse_shape, voxels.batch_size)
         x = self.stem(x)
-        skips = []
+        skips, context = [], self.encoder_context(voxels)
         for level, blocks in enumerate(self.encoder):
             for block in blocks:
                 x = block(x)
+            x = self.after_encoder_level(level, x, context)
             if level < len(self.down):
                 skips.append(x)
                 x = self.down[level](x)

@@ -3,7 +3,8 @@
 Per point the input is its raw features (x, y, z, intensity, ...) plus its offset to the mean of its
 voxel's points (cluster centre) and to the voxel's geometric centre. Each layer is Linear -> LayerNorm
 -> ReLU; between layers each point also sees its voxel's max feature; the voxel feature is the max
-over its points of the last layer (means and maxima via ``segment_reduce``).
+over its points of the last layer (means and maxima via ``segment_reduce``). The output's ``xyz`` is the
+mean of each voxel's points (sensor frame, before ``normalize_inputs``).
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ class DynamicVFE(nn.Module):
         num_voxels = coords.shape[0]
         xyz = points[:, :3]
         offsets = []
+        mean = segment_reduce(xyz, voxel, num_segments=num_voxels, reduce="mean")  # also the voxels' xyz
         if self.with_cluster_center:
-            mean = segment_reduce(xyz, voxel, num_segments=num_voxels, reduce="mean")
             offsets.append(xyz - mean[gather])
         if self.with_voxel_center:
             centre = (coords[:, [3, 2, 1]].to(xyz.dtype) + 0.5) * self.voxel_size + self.range_min
@@ -102,7 +103,7 @@ class DynamicVFE(nn.Module):
             voxel_features = segment_reduce(point_features, voxel, num_segments=num_voxels, reduce="max")
             if i + 1 < len(self.layers):
                 features = torch.cat([point_features, voxel_features[gather]], dim=1)
-        return SparseVoxels(voxel_features, coords, self.sparse_shape, batch_size)
+        return SparseVoxels(voxel_features, coords, self.sparse_shape, batch_size, xyz=mean)
 
 
 @MODELS.register_module()

@@ -3,7 +3,7 @@
 The voxel limits of hard voxelization apply first (``voxformer.ops.voxelize.first_come_limits``, the
 rule of spconv's ``PointToVoxel`` that OpenPCDet uses): a sample keeps the ``max_voxels`` voxels whose
 first point comes earliest in input order, and each voxel its first ``max_points_per_voxel`` points.
-No parameters; the output width is the point width.
+No parameters; the output width is the point width; the output's ``xyz`` is the mean's first three columns.
 """
 
 from __future__ import annotations
@@ -71,4 +71,4 @@ class MeanVFE(nn.Module):
         if self.max_voxels is not None:
             kept = keep_voxel.nonzero().squeeze(1)
             means, coords = means[kept], coords[kept]
-        return SparseVoxels(means, coords, self.sparse_shape, batch_size)
+        return SparseVoxels(means, coords, self.sparse_shape, batch_size, xyz=means[:, :3])
