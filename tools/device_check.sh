@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU check: the GPU tests, the attention benchmarks in fp32 and bf16, one training step of each detector,
 # the ops benchmarks and the RPE attention benchmark, each under its own time limit, all within --budget
-# seconds (default 420 = 7 min).
+# seconds (default 480 = 8 min).
 #
 #   bash tools/device_check.sh [--dry-run] [--out DIR] [--wheels DIR] [--budget SECONDS]
 #
@@ -24,7 +24,7 @@ usage() { sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"; }
 DRY_RUN=0
 OUT_DIR="${OUT:-./device_check_out}"
 WHEELS=""
-BUDGET=420
+BUDGET=480
 while (($#)); do
   case $1 in
     --dry-run) DRY_RUN=1 ;;

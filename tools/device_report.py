@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path)
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--budget", type=int, default=420, help="the check's time budget in seconds")
+    parser.add_argument("--budget", type=int, default=480, help="the check's time budget in seconds")
     parser.add_argument("--dry-run", action="store_true", help="the steps ran in dry-run mode")
     args = parser.parse_args(argv)
     summary = report(read_steps(args.records), args.out_dir, args.budget, args.dry_run)

@@ -26,6 +26,7 @@ STEPS = (
     "forward_backward",
     "ops_tests",
     "bench_ops",
+    "bench_rpe",
 )
 # A sitecustomize that makes the modules named in BLOCKED_MODULES fail to import.
 BLOCKER = """
