@@ -21,14 +21,13 @@ def bucket_length(lengths: torch.Tensor, steps_per_octave: int) -> torch.Tensor:
     return (lengths + granularity - 1) // granularity * granularity
 
 
-def length_buckets(offsets: torch.Tensor, steps_per_octave: int = 4, exact_up_to: int = 0):
+def length_buckets(offsets: torch.Tensor, steps_per_octave: int = 4):
     """Yield ``(index (B, L), valid (B, L))`` per bucket: token rows of B segments padded to length L
-    (padding points at row 0 and is False in ``valid``). Zero-length segments are skipped; segments of at
-    most ``exact_up_to`` tokens are bucketed by their exact length (no padding)."""
+    (padding points at row 0 and is False in ``valid``). Zero-length segments are skipped."""
     starts, lengths = offsets[:-1], offsets.diff()
     keep = lengths > 0
     starts, lengths = starts[keep], lengths[keep]
-    caps = torch.where(lengths <= exact_up_to, lengths, bucket_length(lengths, steps_per_octave))
+    caps = bucket_length(lengths, steps_per_octave)
     for cap in caps.unique().tolist():
         chosen = caps == cap
         pos = torch.arange(cap, device=offsets.device)
