@@ -5,7 +5,7 @@
 # 2.4 m at level 1 doubling per level, radial windows (3 deg, 3 deg, 80 m) at level 1 with angles x1.5 per level,
 # 24 bins, a = 0.0125 m, heads of 16 channels, drop path 0.05 -> 0.2, 0.1x LR on the blocks. Level 0 (16
 # channels, the densest voxels) has no block: SphereFormer's own `sphere_layers` option, here [2, 3, 4, 5] of its
-# 1-based levels; one 16-channel head there would leave no cubic head, and its block cost as much as levels 3
+# 1-based levels; one 16-channel head there would leave no cubic head, and its block cost more than levels 3
 # and 4 together. Measured: docs/segmentation.md.
 _base_ = ['../segmentation/unet_synthetic_quick.py']
 

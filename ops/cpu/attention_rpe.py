@@ -1,7 +1,7 @@
 """Fast PyTorch path of :func:`voxformer.ops.rpe_window_attention` (the CPU backend ``torch``).
 
 Windows are grouped into length buckets as for varlen attention (four per octave; bucketing short windows by
-their exact length instead measured 1.2-1.3x slower: more, smaller calls) and padded to the bucket length n;
+their exact length instead measured 1.15-1.25x slower: more, smaller calls) and padded to the bucket length n;
 a bucket is processed in chunks of windows holding at most ``PAIR_BUDGET`` (pair, head, axis) entries, so
 memory stays O(N · window) whatever the batch. Inside a chunk the tables are first projected on the
 tokens, Pq = q̃ · Tq and Pk = k · Tk, (B, H, n, A · L); the query and key terms of a pair are gathers of
