@@ -49,7 +49,7 @@ def test_augmentation_switch_hook(synthetic_root):
 
     dataset, _ = _dataset(synthetic_root)
     augmentations = [t for t in dataset.pipeline.transforms if isinstance(t, RandomTransform)]
-    assert len(augmentations) == 4 and all(t.enabled for t in augmentations)
+    assert len(augmentations) == 6 and all(t.enabled for t in augmentations)
     loader = SimpleNamespace(dataset=dataset, persistent_workers=True, _iterator="workers")
     logger = SimpleNamespace(info=lambda message: None)
     hook = AugmentationSwitchHook(num_last_epochs=2)

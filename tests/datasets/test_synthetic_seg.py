@@ -63,7 +63,7 @@ def test_the_label_space_and_the_ground(synthetic_root):
         flat = near & np.isin(semantic, [sem.ROAD, sem.PARKING])
         assert abs(np.median(points[flat, 2]) + 1.73) < 0.2  # road and parking are the ground
     assert not seen & set(sem.ABSENT_CLASSES)
-    assert len(seen) >= 12, seen  # of the 14 classes the synthetic world has
+    assert len(seen) >= 12, seen  # of the 15 classes the synthetic world has
 
 
 def test_labels_are_deterministic(synthetic_root, tmp_path):

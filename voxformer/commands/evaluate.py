@@ -64,16 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         frames_parser.add_argument(
             "--score-thr", type=float, default=0.3, help="recall / unmatched: detections scoring at least this"
         )
-        where = frames_parser.add_mutually_exclusive_group()
-        where.add_argument(
-            "--range",
-            nargs=4,
-            type=float,
-            metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
-            default=None,
-            help="recall / unmatched: the LiDAR-frame BEV range box centres must lie in (default: everywhere)",
-        )
-        where.add_argument("--config", default=None, help="recall / unmatched: take --range from its point_cloud_range")
+        add_range_arguments(frames_parser, "recall / unmatched: the LiDAR-frame BEV range box centres must lie in")
     waymo = sub.add_parser("waymo", help="Waymo metrics.Objects files (the official tool's inputs)")
     waymo.add_argument("--gt", required=True, help="ground truth .bin")
     waymo.add_argument("--pred", required=True, help="predictions .bin")
@@ -162,7 +153,22 @@ def _evaluate_kitti(args: argparse.Namespace) -> dict:
     return flatten_kitti(results)
 
 
-def _bev_range(args: argparse.Namespace):
+def add_range_arguments(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """``--range XMIN YMIN XMAX YMAX`` or ``--config CONFIG`` (its point_cloud_range), exclusive; read them with
+    :func:`bev_range_from_args`."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--range",
+        nargs=4,
+        type=float,
+        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+        default=None,
+        help=f"{purpose} (default: everywhere)",
+    )
+    where.add_argument("--config", default=None, help="take --range from this config's point_cloud_range")
+
+
+def bev_range_from_args(args: argparse.Namespace):
     """(xmin, ymin, xmax, ymax) of ``--range`` or of ``--config``'s point_cloud_range; None for everywhere."""
     if args.config is None:
         return None if args.range is None else tuple(args.range)
@@ -199,7 +205,7 @@ def _kitti_frames(args: argparse.Namespace, label_files: list[Path]) -> dict:
 
     if not args.calib_dir:
         raise VoxformerError("--fp-per-frame needs --calib-dir (the LiDAR frame and the camera's view)")
-    bev_range, classes = _bev_range(args), tuple(args.classes)
+    bev_range, classes = bev_range_from_args(args), tuple(args.classes)
     image_size = tuple(args.image_size) if args.image_size else KITTI_IMAGE_SIZE
     frames = []
     for label_file in label_files:
@@ -247,7 +253,7 @@ def _evaluate_lidar_boxes(args: argparse.Namespace) -> dict:
 
     if len(args.gt) != len(args.pred):
         raise VoxformerError(f"--gt has {len(args.gt)} files and --pred {len(args.pred)}: give one prediction each")
-    bev_range, classes = _bev_range(args), tuple(args.classes)
+    bev_range, classes = bev_range_from_args(args), tuple(args.classes)
     frames = []
     for gt_file, pred_file in zip(args.gt, args.pred):
         gt_boxes, gt_names, usable = read_boxes_json(gt_file)

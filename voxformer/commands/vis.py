@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from voxformer.commands.evaluate import add_range_arguments, bev_range_from_args
 from voxformer.commands.infer import POINT_FORMAT_HELP
 
 NAME = "vis"
@@ -16,9 +17,12 @@ HELP = "draw points with ground truth (green) and predictions (red): a window wi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("points", help="a .bin/.npy/.pcd/.ply point file")
-    parser.add_argument("--gt", help="ground-truth boxes: a JSON file with a 'boxes_3d' list of (x y z dx dy dz yaw)")
+    parser.add_argument("--gt", help="ground-truth boxes: a JSON file with a 'boxes_3d' list of (x y z dx dy dz yaw), "
+                        "or a KITTI label_2 .txt file (with --calib)")
+    parser.add_argument("--calib", help="the KITTI calib .txt file of a label_2 --gt (camera -> LiDAR frame)")
     parser.add_argument("--pred", help="predictions: a JSON file written by `voxformer infer`")
     parser.add_argument("--score-thr", type=float, default=0.0, help="hide predictions scoring below this")
+    add_range_arguments(parser, "BEV picture: show only this LiDAR-frame box")
     parser.add_argument("--color-by", choices=["height", "intensity"], default="height")
     parser.add_argument("--out-dir", help="write <name>_bev.png and <name>_3d.png here instead of opening a window")
     parser.add_argument("--point-format", help=POINT_FORMAT_HELP)
@@ -69,6 +73,43 @@ def read_boxes_json(path: str, score_thr: float = 0.0):
     return boxes[keep], scores[keep] if "scores_3d" in content else None
 
 
+def read_predictions(path: str, score_thr: float):
+    """``Detections`` of a ``voxformer infer`` JSON file scoring at least ``score_thr``, so that the
+    pictures print each box's class and score."""
+    import numpy as np
+    import torch
+
+    from voxformer.apis.inference import Detections
+    from voxformer.errors import VoxformerError
+    from voxformer.structures import Boxes3D
+
+    boxes, scores = read_boxes_json(path)
+    scores = np.ones(len(boxes), np.float32) if scores is None else scores
+    names = json.loads(Path(path).read_text()).get("names") or [""] * len(boxes)
+    if len(names) != len(boxes):
+        raise VoxformerError(f"{path}: {len(boxes)} boxes but {len(names)} names")
+    keep = np.flatnonzero(scores >= score_thr)
+    classes = tuple(dict.fromkeys(names))
+    labels = torch.tensor([classes.index(names[i]) for i in keep], dtype=torch.long)
+    return Detections(Boxes3D(torch.from_numpy(boxes[keep, :7])), torch.from_numpy(scores[keep]), labels, classes)
+
+
+def read_gt_boxes(path: str, calib: str | None):
+    """(N, 7) ground-truth boxes in the LiDAR frame: a ``voxformer infer``-style JSON file, or a KITTI
+    ``label_2`` file converted with its ``calib`` file (DontCare rows left out)."""
+    if not path.endswith(".txt"):
+        return read_boxes_json(path)[0]
+    from voxformer.datasets.formats.kitti import read_calib, read_label
+    from voxformer.errors import VoxformerError
+    from voxformer.structures import Boxes3D
+
+    if calib is None:
+        raise VoxformerError(f"{path} is a KITTI label file: give its calib file with --calib")
+    label = read_label(path)
+    boxes = Boxes3D.from_kitti_camera(label["location"], label["dimensions"], label["rotation_y"], read_calib(calib))
+    return boxes.tensor.numpy()[label["names"] != "DontCare"]
+
+
 def run(args: argparse.Namespace) -> int:
     from voxformer.apis.point_files import read_point_file
 
@@ -86,14 +127,18 @@ def run(args: argparse.Namespace) -> int:
                                         gt_labels, pred_labels):
             print(f"wrote {picture}")
         return 0
-    gt = read_boxes_json(args.gt)[0] if args.gt else None
-    pred = read_boxes_json(args.pred, args.score_thr)[0] if args.pred else None
+    gt = read_gt_boxes(args.gt, args.calib) if args.gt else None
+    pred = read_predictions(args.pred, args.score_thr) if args.pred else None
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if args.out_dir or not has_display:
         from voxformer.visualization.scene import render_scene
 
         out_dir = Path(args.out_dir or "outputs/vis")
-        for picture in render_scene(out_dir / Path(args.points).stem, points, gt=gt, pred=pred, color_by=args.color_by):
+        pictures = render_scene(
+            out_dir / Path(args.points).stem, points, gt=gt, pred=pred, color_by=args.color_by,
+            bev_range=bev_range_from_args(args),
+        )
+        for picture in pictures:
             print(f"wrote {picture}")
         return 0
     from voxformer.visualization.open3d_render import show_window

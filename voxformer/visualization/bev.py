@@ -24,23 +24,23 @@ def _as_numpy(array) -> np.ndarray:
     return np.asarray(array)
 
 
-def _draw_boxes(ax, boxes: np.ndarray, color: tuple[float, float, float], scores=None, labels=None) -> None:
+def _draw_boxes(ax, boxes: np.ndarray, color: tuple[float, float, float], scores=None, labels=None, width=1.0) -> None:
     for i, box in enumerate(boxes):
         x, y, _, length, width, _, yaw = box[:7]
         c, s = np.cos(yaw), np.sin(yaw)
         local = np.array([[length, width], [-length, width], [-length, -width], [length, -width], [length, width]]) / 2
         corners = local @ np.array([[c, s], [-s, c]]) + (x, y)
         # image axes: horizontal = -y (left is +y), vertical = x
-        ax.plot(-corners[:, 1], corners[:, 0], color=color, linewidth=1.0)
+        ax.plot(-corners[:, 1], corners[:, 0], color=color, linewidth=width)
         front = (x + c * length / 2, y + s * length / 2)
-        ax.plot([-y, -front[1]], [x, front[0]], color=color, linewidth=1.0)
+        ax.plot([-y, -front[1]], [x, front[0]], color=color, linewidth=width)
         text = []
         if labels is not None:
             text.append(str(labels[i]))
         if scores is not None:
             text.append(f"{float(scores[i]):.2f}")
         if text:
-            ax.text(-y, x, " ".join(text), color=color, fontsize=6)
+            ax.text(-y, x, " ".join(text), color=color, fontsize=6, clip_on=True)
 
 
 def draw_bev(
@@ -67,6 +67,9 @@ def draw_bev(
     if color_by not in ("height", "intensity"):
         raise ValueError(f"color_by must be 'height' or 'intensity', got {color_by!r}")
     points = _as_numpy(points)
+    if point_cloud_range is not None:  # only the points in view, so that the colour scale fits them
+        x0, y0, _, x1, y1, _ = point_cloud_range
+        points = points[(points[:, 0] >= x0) & (points[:, 0] < x1) & (points[:, 1] >= y0) & (points[:, 1] < y1)]
     figure = Figure(figsize=(size_inches, size_inches), dpi=100)
     FigureCanvasAgg(figure)
     ax = figure.add_subplot(1, 1, 1)
@@ -74,10 +77,10 @@ def draw_bev(
     if len(points):
         values = points[:, 2] if color_by == "height" or points.shape[1] < 4 else points[:, 3]
         ax.scatter(-points[:, 1], points[:, 0], c=values, s=0.8, cmap=POINT_COLORMAP, linewidths=0)
-    if gt_boxes is not None:
-        _draw_boxes(ax, _as_numpy(gt_boxes), GT_COLOR, labels=gt_labels)
     if pred_boxes is not None:
         _draw_boxes(ax, _as_numpy(pred_boxes), PRED_COLOR, scores=_as_numpy(pred_scores), labels=pred_labels)
+    if gt_boxes is not None:  # on top: a prediction over its ground truth leaves both visible
+        _draw_boxes(ax, _as_numpy(gt_boxes), GT_COLOR, labels=gt_labels, width=2.0)
     if point_cloud_range is not None:
         x0, y0, _, x1, y1, _ = point_cloud_range
         ax.set_xlim(-y1, -y0)

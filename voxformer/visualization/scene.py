@@ -23,12 +23,15 @@ def _boxes_array(boxes) -> np.ndarray | None:
     return boxes.reshape(0, 7) if boxes.size == 0 else boxes
 
 
-def render_scene(out_prefix: str | Path, points: np.ndarray, gt=None, pred=None, color_by="height") -> list[Path]:
+def render_scene(
+    out_prefix: str | Path, points: np.ndarray, gt=None, pred=None, color_by="height", bev_range=None
+) -> list[Path]:
     """Write ``<out_prefix>_bev.png`` and ``<out_prefix>_3d.png``; return the paths written.
 
     ``gt`` and ``pred`` are boxes ((N, 7+) arrays, tensors, Boxes3D) or ``Detections`` (whose
-    scores are printed in the BEV picture). When Open3D cannot render off screen, the 3D picture is
-    skipped with a warning that says what to install; the BEV picture never needs it.
+    classes and scores are printed in the BEV picture); ``bev_range`` (xmin, ymin, xmax, ymax) crops the
+    BEV picture. When Open3D cannot render off screen, the 3D picture is skipped with a warning that
+    says what to install; the BEV picture never needs it.
     """
     from voxformer.visualization.bev import draw_bev
 
@@ -37,7 +40,12 @@ def render_scene(out_prefix: str | Path, points: np.ndarray, gt=None, pred=None,
     scores = pred.scores.numpy() if hasattr(pred, "scores") else None
     gt_boxes, pred_boxes = _boxes_array(gt), _boxes_array(pred)
     bev_path = out_prefix.with_name(out_prefix.name + "_bev.png")
-    draw_bev(points, gt_boxes=gt_boxes, pred_boxes=pred_boxes, pred_scores=scores, out_path=bev_path, color_by=color_by)
+    labels = pred.names if hasattr(pred, "names") else None
+    crop = None if bev_range is None else (bev_range[0], bev_range[1], 0.0, bev_range[2], bev_range[3], 0.0)
+    draw_bev(
+        points, gt_boxes=gt_boxes, pred_boxes=pred_boxes, pred_scores=scores, out_path=bev_path, color_by=color_by,
+        point_cloud_range=crop, pred_labels=labels,
+    )
     written = [bev_path]
     try:
         from voxformer.visualization.open3d_render import render_png

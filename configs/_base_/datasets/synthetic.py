@@ -27,6 +27,9 @@ train_pipeline = [
     # no scaling: every synthetic frame has the same sensor height, and scaling about the sensor would move
     # the ground by up to +-9 cm, blurring the heights the 3D IoU needs (Car 3D AP 47 -> 50 without it)
     dict(type='GlobalRotScaleTrans', rot_range=[-0.78539816, 0.78539816], scale_ratio_range=[1.0, 1.0]),
+    # for scans of other sensors: their intensity scale and density differ from the generator's
+    dict(type='IntensityJitter', scale_range=[0.5, 1.5]),
+    dict(type='RandomPointDrop', keep_range=[0.6, 1.0]),
     dict(type='PointsRangeFilter'),
     dict(type='ObjectRangeFilter'),
     dict(type='PointShuffle'),

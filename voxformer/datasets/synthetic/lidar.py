@@ -1,9 +1,12 @@
 """Ray casting a scene with Open3D's ``RaycastingScene`` and a sensor model.
 
-One ray per (beam, azimuth step) from the sensor at the origin. Per hit: range = first-hit
-distance + Gaussian noise; the ray is dropped at random (``sensor.drop_rate``), more often at
-grazing incidence and on dark surfaces; intensity = reflectance * cos(incidence) * range falloff,
-in [0, 1]. Misses and hits beyond ``sensor.max_range`` emit nothing.
+One ray per (beam, azimuth step) from the sensor at the origin. Each frame draws, per beam, an
+intensity gain (about 1) and a range-noise scale (0.5-1.5 x ``sensor.range_noise``), as the lasers
+of a spinning sensor differ. Per hit: range = first-hit distance + Gaussian noise of the beam's
+scale; the ray is dropped at random (``sensor.drop_rate``), more often at grazing incidence, on
+dark surfaces and far away, and always on glass (reflectance :data:`meshes.GLASS`); intensity =
+reflectance * (floor + (1 - floor) cos(incidence)) * beam gain * range falloff, in [0, 1]. Misses
+and hits beyond ``sensor.max_range`` emit nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voxformer.datasets.synthetic.meshes import GLASS
 from voxformer.datasets.synthetic.scene import Scene
 from voxformer.datasets.synthetic.sensors import Sensor
 
-FALLOFF_RANGE = 60.0  # m at which the range falloff halves the intensity
+FALLOFF_RANGE = 35.0  # m at which the range falloff halves the intensity
+INCIDENCE_FLOOR = 0.4  # share of a surface's intensity left at grazing incidence (0: Lambert's cosine)
+BEAM_GAIN_SPREAD = 0.1  # s.d. of the per-beam intensity gain (around 1, drawn per frame)
+FAR_DROP = 0.2  # extra drop probability at the maximum range (quadratic in range)
 
 
 @dataclass
@@ -74,12 +81,22 @@ def cast(scene: Scene, sensor: Sensor, rng: np.random.Generator, threads: int = 
     triangle = np.where(hit, first_triangle[np.maximum(geometry, 0)] + result["primitive_ids"].numpy(), 0)
     reflectance = reflectance_table[triangle]
     cos_incidence = np.abs((normals * directions).sum(1))
-    drop = sensor.drop_rate + 0.5 * (1 - cos_incidence) ** 4 + 2.0 * np.maximum(0.12 - reflectance, 0)
-    emitted = hit & (rng.random(len(distance)) >= drop)
+    beam = np.arange(len(distance)) // sensor.azimuth_steps
+    gain = np.clip(rng.normal(1.0, BEAM_GAIN_SPREAD, sensor.num_beams), 0.5, 1.5)[beam]
+    noise = (sensor.range_noise * rng.uniform(0.5, 1.5, sensor.num_beams))[beam]
+    far = np.where(hit, distance, 0.0) / sensor.max_range
+    drop = (
+        sensor.drop_rate
+        + 0.5 * (1 - cos_incidence) ** 4
+        + 2.0 * np.maximum(0.12 - reflectance, 0)
+        + FAR_DROP * far**2
+    )
+    emitted = hit & (reflectance > GLASS) & (rng.random(len(distance)) >= drop)
 
-    ranges = distance[emitted] + rng.normal(0, sensor.range_noise, size=int(emitted.sum()))
+    ranges = distance[emitted] + rng.normal(0, 1, size=int(emitted.sum())) * noise[emitted]
     falloff = 1.0 / (1.0 + (ranges / FALLOFF_RANGE) ** 2)
-    intensity = np.clip(reflectance[emitted] * cos_incidence[emitted] * falloff, 0.0, 1.0)
+    shading = INCIDENCE_FLOOR + (1 - INCIDENCE_FLOOR) * cos_incidence[emitted]
+    intensity = np.clip(reflectance[emitted] * shading * gain[emitted] * falloff, 0.0, 1.0)
     xyz = directions[emitted] * ranges[:, None]
     points = np.concatenate([xyz, intensity[:, None]], axis=1).astype(np.float32)
     return RayCast(distance, object_index, emitted, points, triangle)

@@ -1,9 +1,12 @@
 """Procedural street scenes in the LiDAR frame (x forward, y left, z up; sensor at the origin).
 
 A scene is a straight road through the sensor position (random heading, 2-4 lanes and parking
-strips), raised sidewalks with kerbs, building façades with gaps, often a cross street and an open
-lot, poles, trees, bushes, low walls and street clutter, over ground with a slight slope and
-smooth bumps (ground at z = -mount height under the sensor). Cars (some vans), pedestrians and
+strips), raised sidewalks with kerbs, buildings whose façades step back and forth and hold windows
+that return nothing, often a cross street and an open lot of grass, poles and signs, trees and
+bushes with porous crowns, hedges, fences and low walls along the back of the sidewalks, and hard
+negatives of a pedestrian's to a car's size (bollards, hydrants, bins, benches, crates, trailers),
+over ground with a slight slope and smooth bumps, rough where it is terrain (ground at z = -mount
+height under the sensor). Cars (some vans), pedestrians and
 cyclists stand on that surface without overlapping anything, at yaws that follow lanes,
 parking strips and sidewalks, out to about 90 m along the street. Everything is drawn from one
 ``numpy.random.Generator`` so a scene is a pure function of its seed.
@@ -23,6 +26,9 @@ LANE_WIDTH = 3.5
 PARKING_WIDTH = 2.3
 SCENE_HALF_SIZE = 100.0
 STREET_REACH = 90.0
+GRASS_DENSITY = 6.0  # blades per m^2
+MAX_GRASS_BLADES = 20000
+TERRAIN_ROUGHNESS = 0.05  # m, s.d. of the terrain's height at its mesh vertices (2.5 m apart)
 
 # (length, width, height) ranges of the labelled classes, metres.
 CAR_SIZE = ((3.5, 1.6, 1.4), (5.0, 2.0, 1.8))
@@ -175,7 +181,10 @@ class StreetLayout:
 def _ground_mesh(layout: StreetLayout, step: float = 2.5) -> Mesh:
     ticks = np.arange(-SCENE_HALF_SIZE, SCENE_HALF_SIZE + step / 2, step)
     gx, gy = np.meshgrid(ticks, ticks, indexing="ij")
-    vertices = np.stack([gx, gy, layout.ground(gx, gy)], -1).reshape(-1, 3)
+    height = layout.ground(gx, gy)
+    rough = layout.ground_class(gx.ravel(), gy.ravel()).reshape(gx.shape) == sem.TERRAIN
+    height = height + rough * layout.rng.normal(0.0, TERRAIN_ROUGHNESS, size=gx.shape)
+    vertices = np.stack([gx, gy, height], -1).reshape(-1, 3)
     n = len(ticks)
     i, j = np.meshgrid(np.arange(n - 1), np.arange(n - 1), indexing="ij")
     a = (i * n + j).ravel()
@@ -184,7 +193,7 @@ def _ground_mesh(layout: StreetLayout, step: float = 2.5) -> Mesh:
     centres = vertices[triangles].mean(1)
     _, v = layout.to_road(centres[:, 0], centres[:, 1])
     on_road = np.abs(v - layout.centre_v) < layout.half_road
-    reflectance = np.where(on_road, layout.rng.uniform(0.08, 0.2), layout.rng.uniform(0.2, 0.45))
+    reflectance = np.where(on_road, layout.rng.uniform(0.15, 0.35), layout.rng.uniform(0.2, 0.45))
     reflectance = reflectance * layout.rng.uniform(0.85, 1.15, size=len(triangles))
     reflectance = np.clip(reflectance, 0, 1).astype(np.float32)
     return Mesh(vertices.astype(np.float32), triangles.astype(np.int32), reflectance).tagged(sem.GROUND)
@@ -259,14 +268,41 @@ class _SceneBuilder:
                 centre = u + length / 2
                 gap = lay.cross_u is not None and abs(centre - lay.cross_u) < lay.cross_half + lay.sidewalk + length / 2
                 if not gap:
-                    v = lay.sidewalk_band(side)[1 if side > 0 else 0] + side * (setback + depth / 2)
+                    v = self._back_of_sidewalk(side) + side * (setback + depth / 2)
                     x, y = lay.to_world(centre, v)
                     base = float(lay.ground(x, y)) - 0.5
-                    mesh = meshes.box(length, depth, base, base + height + 0.5, float(self.rng.uniform(0.15, 0.7)))
-                    mesh = mesh.tagged(sem.BUILDING)
+                    mesh = meshes.facade(length, depth, height + 0.5, self.rng)
                     self.occupancy.add((x, y, length, depth, lay.road_yaw))
-                    self.background.append(mesh.placed(lay.road_yaw, (x, y, 0.0)))
+                    facing = 0.0 if side > 0 else np.pi  # the facade's street face towards the road
+                    self.background.append(mesh.placed(lay.road_yaw + facing, (x, y, base)))
+                    if setback > 1.5 and self.rng.random() < 0.7:
+                        self._add_garden(centre, self._back_of_sidewalk(side) + side * setback / 2, length, setback)
                 u += length + float(self.rng.uniform(0, 12) if self.rng.random() < 0.5 else 0.0)
+
+    def _back_of_sidewalk(self, side: int) -> float:
+        """v of the sidewalk's edge away from the road on ``side``."""
+        return self.layout.sidewalk_band(side)[1 if side > 0 else 0]
+
+    def _add_garden(self, u: float, v: float, length: float, width: float) -> None:
+        """A front garden centred at road (u, v): grass, bushes and now and then a small tree."""
+        rng = self.rng
+        self._add_grass(u, v, length, width)
+        for _ in range(int(rng.integers(1, 2 + length // 5))):
+            mesh, footprint = meshes.bush(rng) if rng.random() < 0.75 else (meshes.tree(rng)[0], (0.6, 0.6))
+            spot_u = u + float(rng.uniform(-length / 2, length / 2))
+            spot_v = v + float(rng.uniform(-width / 4, width / 4))
+            self._place_static(mesh, spot_u, spot_v, 0.0, footprint, margin=0.05)
+
+    def _add_grass(self, u: float, v: float, length: float, width: float) -> None:
+        """A patch of grass (scattered blades up to 0.1-0.35 m over the ground) centred at road (u, v)."""
+        rng, lay = self.rng, self.layout
+        count = int(min(GRASS_DENSITY * length * width, MAX_GRASS_BLADES))
+        along = rng.uniform(-length / 2, length / 2, count) + u
+        across = rng.uniform(-width / 2, width / 2, count) + v
+        x, y = lay.to_world(along, across)
+        z = lay.ground(x, y) + rng.uniform(0.0, float(rng.uniform(0.1, 0.35)), count)
+        blades = meshes.scatter(np.stack([x, y, z], 1), 0.08, float(rng.uniform(0.3, 0.6)), rng)
+        self.background.append(blades.tagged(sem.TERRAIN))
 
     def add_street_furniture(self) -> None:
         lay = self.layout
@@ -279,30 +315,62 @@ class _SceneBuilder:
                 mesh, radius = meshes.pole(rng)
                 self._place_static(mesh, u, kerb_v, 0.0, (2 * radius, 2 * radius))
                 u += float(rng.uniform(12, 35))
-            if rng.random() < 0.75:
+            if rng.random() < 0.85:
                 u = -STREET_REACH + float(rng.uniform(0, 15))
                 while u < STREET_REACH:
                     mesh, radius = meshes.tree(rng)
                     self._place_static(
                         mesh, u, (low + high) / 2 + rng.uniform(-0.5, 0.5), 0.0, (2 * radius, 2 * radius)
                     )
-                    u += float(rng.uniform(8, 25))
-        for _ in range(int(rng.integers(6, 20))):
+                    u += float(rng.uniform(6, 20))
+            self._add_boundaries(side)
+        for _ in range(int(rng.integers(8, 24))):
             side = int(rng.choice([-1, 1]))
             low, high = lay.sidewalk_band(side)
             u, v = float(rng.uniform(-70, 70)), float(rng.uniform(low, high))
-            if rng.random() < 0.5:
+            if rng.random() < 0.3:
                 mesh, footprint = meshes.bush(rng)
-            else:  # bins, boxes, low walls
-                footprint = (float(rng.uniform(0.5, 6.0)), float(rng.uniform(0.3, 0.8)))
-                mesh = meshes.box(*footprint, 0.0, float(rng.uniform(0.6, 1.6)), float(rng.uniform(0.1, 0.7)))
-                mesh = mesh.tagged(sem.FENCE if footprint[0] >= sem.FENCE_MIN_LENGTH else sem.OTHER_OBJECT)
-            self._place_static(mesh, u, v, float(rng.choice([0.0, np.pi / 2])) if footprint[0] < 1 else 0.0, footprint)
+            else:
+                mesh, footprint = meshes.street_object(str(rng.choice(meshes.STREET_OBJECTS[:-1])), rng)
+            self._place_static(mesh, u, v, float(rng.uniform(-np.pi, np.pi)), footprint)
+        for _ in range(int(rng.integers(0, 3))):  # trailers parked in the parking strips
+            side = int(rng.choice([-1, 1]))
+            mesh, footprint = meshes.street_object("trailer", rng)
+            v = lay.centre_v + side * (lay.half_road - PARKING_WIDTH / 2)
+            self._place_static(mesh, float(rng.uniform(-60, 60)), v, float(rng.choice([0.0, np.pi])), footprint)
+        if lay.cross_u is not None and rng.random() < 0.5:  # bollards along the corner of the crossing
+            side = int(rng.choice([-1, 1]))
+            low, high = lay.sidewalk_band(side)
+            for k in range(int(rng.integers(3, 8))):
+                mesh, footprint = meshes.street_object("bollard", rng)
+                u = lay.cross_u + lay.cross_half + 1.0 + 1.5 * k
+                self._place_static(mesh, u, low + 0.5 if side > 0 else high - 0.5, 0.0, footprint, margin=0.1)
         if lay.open_side:
+            self._add_grass(0.0, self._back_of_sidewalk(lay.open_side) + lay.open_side * 18, 120.0, 34.0)
             for _ in range(int(rng.integers(3, 10))):
-                v = lay.sidewalk_band(lay.open_side)[1 if lay.open_side > 0 else 0] + lay.open_side * rng.uniform(2, 35)
+                v = self._back_of_sidewalk(lay.open_side) + lay.open_side * rng.uniform(2, 35)
                 mesh, footprint = meshes.bush(rng) if rng.random() < 0.5 else (meshes.tree(rng)[0], (0.6, 0.6))
                 self._place_static(mesh, float(rng.uniform(-70, 70)), float(v), 0.0, footprint)
+
+    def _add_boundaries(self, side: int) -> None:
+        """Hedges, fences and low walls along the back of the sidewalk on ``side``, in runs of 3-20 m."""
+        rng = self.rng
+        v = self._back_of_sidewalk(side) - side * 0.5
+        u = -STREET_REACH + float(rng.uniform(0, 20))
+        while u < STREET_REACH:
+            length = float(rng.uniform(3, 20))
+            if rng.random() < 0.75:
+                kind = rng.random()
+                if kind < 0.45:
+                    mesh, footprint = meshes.hedge(length, rng)
+                elif kind < 0.8:
+                    mesh, footprint = meshes.fence(length, rng), (length, 0.1)
+                else:
+                    height = float(rng.uniform(0.5, 1.6))
+                    mesh = meshes.box(length, 0.3, 0.0, height, float(rng.uniform(0.1, 0.7))).tagged(sem.FENCE)
+                    footprint = (length, 0.3)
+                self._place_static(mesh, u + length / 2, v, 0.0, footprint, margin=0.05)
+            u += length + float(rng.uniform(0, 10))
 
     # -- labelled objects ------------------------------------------------------------------------
     def _car_slot(self) -> tuple[float, float, float]:

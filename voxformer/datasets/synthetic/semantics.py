@@ -4,26 +4,25 @@ Each emitted point takes the raw id of the triangle its ray hit (``Mesh.semantic
 (:data:`GROUND`, a placeholder) are resolved from the point's position in the street layout:
 road lanes and the cross street -> road, the parking strips -> parking, the sidewalk bands ->
 sidewalk, everything else -> terrain. Objects: cars and vans -> car, pedestrians -> person, a
-cyclist's bicycle -> bicycle and its rider -> bicyclist; buildings -> building, low walls (street
-boxes at least :data:`FENCE_MIN_LENGTH` long) -> fence, shorter street boxes (bins) -> other-object
+cyclist's bicycle -> bicycle and its rider -> bicyclist; trailers -> other-vehicle; buildings ->
+building, walls and fences -> fence, bollards, hydrants, bins, benches and crates -> other-object
 (ignored by the learning map), poles -> pole, sign plates -> traffic-sign, tree trunks -> trunk,
-crowns and bushes -> vegetation. Instance ids (upper 16 bits of a ``.label``) are the object's index
+crowns, bushes and hedges -> vegetation. Instance ids (upper 16 bits of a ``.label``) are the object's index
 in ``scene.objects`` plus one for the labelled objects, 0 elsewhere.
 
-The synthetic world has none of motorcycle, truck, other-vehicle, motorcyclist, other-ground
-(:data:`ABSENT_CLASSES`); its mIoU is taken over the other 14 learning classes.
+The synthetic world has none of motorcycle, truck, motorcyclist, other-ground (:data:`ABSENT_CLASSES`);
+its mIoU is taken over the other 15 learning classes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-CAR, BICYCLE, PERSON, BICYCLIST = 10, 11, 30, 31
+CAR, BICYCLE, OTHER_VEHICLE, PERSON, BICYCLIST = 10, 11, 20, 30, 31
 ROAD, PARKING, SIDEWALK, BUILDING, FENCE = 40, 44, 48, 50, 51
 VEGETATION, TRUNK, TERRAIN, POLE, TRAFFIC_SIGN, OTHER_OBJECT = 70, 71, 72, 80, 81, 99
 GROUND = 0xFFFF  # placeholder of the ground mesh, resolved per point by the street layout
-FENCE_MIN_LENGTH = 1.5
-ABSENT_CLASSES = ("motorcycle", "truck", "other-vehicle", "motorcyclist", "other-ground")
+ABSENT_CLASSES = ("motorcycle", "truck", "motorcyclist", "other-ground")
 
 
 def point_labels(scene, raycast) -> np.ndarray:

@@ -7,10 +7,12 @@ from voxformer.datasets.transforms.filters import ObjectNameFilter, ObjectRangeF
 from voxformer.datasets.transforms.formatting import Pack3DDetInputs
 from voxformer.datasets.transforms.gt_sampling import ObjectSample
 from voxformer.datasets.transforms.loading import LoadAnnotations3D, LoadPointSegLabels, LoadPointsFromFile
+from voxformer.datasets.transforms.point_noise import IntensityJitter, RandomPointDrop
 
 __all__ = [
     "CropToVoxels",
     "GlobalRotScaleTrans",
+    "IntensityJitter",
     "LoadAnnotations3D",
     "LoadPointSegLabels",
     "LoadPointsFromFile",
@@ -21,6 +23,7 @@ __all__ = [
     "PointShuffle",
     "PointsRangeFilter",
     "RandomFlip3D",
+    "RandomPointDrop",
     "RandomTransform",
     "Transform",
 ]
