@@ -28,6 +28,7 @@ SCENE_HALF_SIZE = 100.0
 STREET_REACH = 90.0
 GRASS_DENSITY = 6.0  # blades per m^2
 MAX_GRASS_BLADES = 20000
+SIDEWALK_OBJECTS = ("bollard", "hydrant", "bin", "bench", "crate")  # trailers park in the parking strips
 TERRAIN_ROUGHNESS = 0.05  # m, s.d. of the terrain's height at its mesh vertices (2.5 m apart)
 
 # (length, width, height) ranges of the labelled classes, metres.
@@ -331,7 +332,7 @@ class _SceneBuilder:
             if rng.random() < 0.3:
                 mesh, footprint = meshes.bush(rng)
             else:
-                mesh, footprint = meshes.street_object(str(rng.choice(meshes.STREET_OBJECTS[:-1])), rng)
+                mesh, footprint = meshes.street_object(str(rng.choice(SIDEWALK_OBJECTS)), rng)
             self._place_static(mesh, u, v, float(rng.uniform(-np.pi, np.pi)), footprint)
         for _ in range(int(rng.integers(0, 3))):  # trailers parked in the parking strips
             side = int(rng.choice([-1, 1]))
