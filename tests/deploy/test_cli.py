@@ -32,13 +32,13 @@ def test_infer_onnxruntime_writes_the_same_json(tmp_path, checkpoint):
     assert main(["export", DSVT, str(checkpoint), "--out", str(onnx_path)]) == 0
     scan = tmp_path / "scan.bin"
     example_scan(build(DSVT).cfg, 5000, 7).numpy().astype(np.float32).tofile(scan)
-    common = ["infer", str(scan), "--config", DSVT, "--checkpoint", str(checkpoint), "--score-thr", "0.1"]
+    common = ["infer", str(scan), "--config", DSVT, "--checkpoint", str(checkpoint), "--score-thr", "0.02"]
     assert main([*common, "--pred-dir", str(tmp_path / "pt")]) == 0
     onnxruntime = ["--backend", "onnxruntime", "--onnx", str(onnx_path)]
     assert main([*common, "--pred-dir", str(tmp_path / "ort"), *onnxruntime]) == 0
     expected = json.loads((tmp_path / "pt" / "scan.json").read_text())
     got = json.loads((tmp_path / "ort" / "scan.json").read_text())
-    assert expected["boxes_3d"], "the random-weight model should give some boxes above 0.1"
+    assert expected["boxes_3d"], "the random-weight model should give some boxes above 0.02"
     assert got["labels_3d"] == expected["labels_3d"] and got["names"] == expected["names"]
     np.testing.assert_allclose(got["boxes_3d"], expected["boxes_3d"], rtol=0, atol=1e-4 + 1e-9)
     np.testing.assert_allclose(got["scores_3d"], expected["scores_3d"], rtol=0, atol=1e-4 + 1e-9)

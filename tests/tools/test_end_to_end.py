@@ -78,8 +78,8 @@ def test_infer_reads_every_format_and_vis_draws_the_predictions(trained, synthet
     gt = tmp_path / "gt.json"
     gt.write_text(json.dumps({"boxes_3d": frame["annos"]["boxes"].tolist()}))
     vis_dir = tmp_path / "vis"
-    assert main(["vis", str(inputs / "frame.bin"), "--gt", str(gt), "--pred", str(preds / "frame.json"),
-                 "--out-dir", str(vis_dir)]) == 0  # fmt: skip
+    assert main(["vis", str(inputs / "frame.bin"), "--point-format", "kitti", "--gt", str(gt),
+                 "--pred", str(preds / "frame.json"), "--out-dir", str(vis_dir)]) == 0  # fmt: skip
     assert {p.name for p in vis_dir.iterdir()} == {"frame_bev.png", "frame_3d.png"}
 
 

@@ -57,7 +57,8 @@ def test_vis_draws_ground_truth_and_prediction_side_by_side(seg_trained, synthet
     args = ["infer", str(scan), "--config", CONFIG, "--checkpoint", str(seg_trained), "--pred-dir", str(pred_dir)]
     assert main(args) == 0
     out_dir = tmp_path / "vis"
-    args = ["vis", str(scan), "--labels", str(gt_label), "--pred-labels", str(pred_dir / f"{scan.stem}.label"),
+    args = ["vis", str(scan), "--point-format", "kitti", "--labels", str(gt_label),
+            "--pred-labels", str(pred_dir / f"{scan.stem}.label"),
             "--out-dir", str(out_dir)]
     assert main(args) == 0
     bev = matplotlib.image.imread(out_dir / f"{scan.stem}_bev.png")
@@ -71,7 +72,8 @@ def test_vis_rejects_a_label_file_whose_length_differs_from_the_scan(synthetic_r
     scan, _ = _val_frame(synthetic_root)
     short = tmp_path / "short.label"
     semantickitti.write_label(short, np.full(10, 40))
-    assert main(["vis", str(scan), "--labels", str(short), "--out-dir", str(tmp_path / "vis")]) != 0
+    args = ["vis", str(scan), "--point-format", "kitti", "--labels", str(short), "--out-dir", str(tmp_path / "vis")]
+    assert main(args) != 0
     assert "short.label" in capsys.readouterr().err
 
 
@@ -134,6 +136,6 @@ def test_evaluate_on_infer_label_files_matches_the_test_command(seg_trained, syn
     # per class (the two mIoUs may differ: the evaluate command leaves out only the classes with neither target
     # nor prediction, the metric the dataset's absent classes even when a weak model predicts them)
     per_class = {key[len("seg/"):]: value for key, value in metrics.items() if key.startswith("seg/IoU/")}
-    assert len(per_class) == 14
+    assert len(per_class) == 15
     for key, value in per_class.items():
         assert from_files[key] == pytest.approx(value, abs=1e-3), key
