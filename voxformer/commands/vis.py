@@ -50,8 +50,9 @@ def _label_space(name: str):
     return space.CLASSES, space.PALETTE
 
 
-def read_boxes_json(path: str, score_thr: float = 0.0):
-    """Boxes (N, 7+) and scores (or None) of a JSON file in the ``voxformer infer`` format."""
+def read_boxes_json(path: str):
+    """Boxes (N, 7+), scores (N,) or None and names (N strings) or None of a JSON file in the
+    ``voxformer infer`` format."""
     import numpy as np
 
     from voxformer.errors import VoxformerError
@@ -62,15 +63,22 @@ def read_boxes_json(path: str, score_thr: float = 0.0):
         boxes = boxes.reshape(0, 7) if boxes.size == 0 else boxes
         if boxes.ndim != 2 or boxes.shape[1] < 7:
             raise ValueError(f"got shape {boxes.shape}")
-        scores = np.asarray(content.get("scores_3d", np.ones(len(boxes))), dtype=np.float32)
-        if scores.shape != (len(boxes),):
-            raise ValueError(f"{len(boxes)} boxes, 'scores_3d' of shape {scores.shape}")
+        scores = content.get("scores_3d")
+        if scores is not None:
+            scores = np.asarray(scores, dtype=np.float32)
+            if scores.shape != (len(boxes),):
+                raise ValueError(f"{len(boxes)} boxes, 'scores_3d' of shape {scores.shape}")
     except FileNotFoundError:
         raise VoxformerError(f"{path} not found") from None
     except (ValueError, KeyError, TypeError) as error:
         raise VoxformerError(f"{path}: expected JSON with a 'boxes_3d' list of 7+ numbers per box ({error})") from None
-    keep = scores >= score_thr
-    return boxes[keep], scores[keep] if "scores_3d" in content else None
+    names = content.get("names") or None
+    if names is None:
+        return boxes, scores, None
+    if not isinstance(names, list) or len(names) != len(boxes):
+        count = f"{len(names)} names" if isinstance(names, list) else "'names' is not a list"
+        raise VoxformerError(f"{path}: {len(boxes)} boxes but {count}")
+    return boxes, scores, [str(name) for name in names]
 
 
 def read_predictions(path: str, score_thr: float):
@@ -80,14 +88,11 @@ def read_predictions(path: str, score_thr: float):
     import torch
 
     from voxformer.apis.inference import Detections
-    from voxformer.errors import VoxformerError
     from voxformer.structures import Boxes3D
 
-    boxes, scores = read_boxes_json(path)
+    boxes, scores, names = read_boxes_json(path)
     scores = np.ones(len(boxes), np.float32) if scores is None else scores
-    names = json.loads(Path(path).read_text()).get("names") or [""] * len(boxes)
-    if len(names) != len(boxes):
-        raise VoxformerError(f"{path}: {len(boxes)} boxes but {len(names)} names")
+    names = names or [""] * len(boxes)
     keep = np.flatnonzero(scores >= score_thr)
     classes = tuple(dict.fromkeys(names))
     labels = torch.tensor([classes.index(names[i]) for i in keep], dtype=torch.long)

@@ -82,7 +82,6 @@ def draw_bev(
     if gt_boxes is not None:  # on top: a prediction over its ground truth leaves both visible
         _draw_boxes(ax, _as_numpy(gt_boxes), GT_COLOR, labels=gt_labels, width=2.0)
     if point_cloud_range is not None:
-        x0, y0, _, x1, y1, _ = point_cloud_range
         ax.set_xlim(-y1, -y0)
         ax.set_ylim(x0, x1)
     ax.set_aspect("equal")

@@ -39,7 +39,8 @@ model = dict(
         head_channels=64,
         with_iou=True,  # IoU branch
         code_weights=[1.0] * 8,
-        loss_weights=dict(heatmap=1.0, bbox=2.0, iou=1.0),  # OpenPCDet loc weight 2
+        losses=dict(iou_reg=dict(type="DIoULoss")),  # IOU_REG_LOSS: 1 - DIoU of the decoded boxes
+        loss_weights=dict(heatmap=1.0, bbox=2.0, iou=1.0, iou_reg=2.0),  # cls 1, loc 2 (also on the DIoU term)
         test_cfg=dict(
             top_k=4096,  # pre 4096
             score_threshold=0.1,
